@@ -1,0 +1,1 @@
+"""Fixtures for agent tests; helpers live in `agent_harness`."""

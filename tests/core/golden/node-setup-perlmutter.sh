@@ -1,0 +1,34 @@
+#!/bin/bash
+# jiriaf-fw node setup: picks this node's name and ports by SLURM_NODEID, exports the agent's
+# environment and replaces itself with the JRM agent.
+set -euo pipefail
+
+case "${SLURM_NODEID:-0}" in
+    0)
+        NODENAME=vk-nersc-0a1b2c3d
+        KUBELET_PORT=10001
+        VKUBELET_POD_IP=172.17.0.1
+        JIRIAF_CUSTOM_METRICS_PORTS=2221:20000,1776:20001,8088:20002
+        ;;
+    1)
+        NODENAME=vk-nersc-0a1b2c3e
+        KUBELET_PORT=10002
+        VKUBELET_POD_IP=172.17.0.1
+        JIRIAF_CUSTOM_METRICS_PORTS=2221:20003,1776:20004,8088:20005
+        ;;
+    *)
+        echo "node-setup.sh: unknown SLURM_NODEID '${SLURM_NODEID:-}'; this pilot has nodes 0 to 1" >&2
+        exit 2
+        ;;
+esac
+
+export NODENAME KUBELET_PORT VKUBELET_POD_IP
+export KUBECONFIG="$HOME"/run-vk/kubeconfig/jiriaf2302
+# Seconds the agent may run, 60 s less than the Slurm walltime; 0 only for a job without a time limit.
+export JIRIAF_WALLTIME=1740
+export JIRIAF_NODETYPE=cpu
+export JIRIAF_SITE=perlmutter
+export JIRIAF_CUSTOM_METRICS_PORTS
+
+exec shifter --image=docker:example/jiriaf-fw:0.1.0 -- /opt/jiriaf-fw/bin/python -m jiriaf_fw.services.agent \
+    --nodename "$NODENAME" --kubeconfig "$KUBECONFIG" >> /home/jiriaf/jiriaf-fw/perlmutter/launches/fw1-launch1/"$NODENAME".log 2>&1
