@@ -2,7 +2,7 @@
 # Development and CI helper for jiriaf-fw: install the dependencies, run a local Slurm and sshd, run the tests.
 #
 # Every subcommand is idempotent. All daemon state (configs, sockets, PID files, logs, keys) lives under
-# $JIRIAF_DEV_STATE (default /tmp/jiriaf-dev); the only paths touched outside it are the apt packages,
+# $JIRIAF_DEV_STATE (default /tmp/jiriaf-dev). Outside it, only these paths are touched: the apt packages,
 # /etc/munge/munge.key (created if missing), /run/sshd (sshd's compiled-in privilege-separation directory)
 # and the virtualenv ($JIRIAF_DEV_VENV, default .venv in the repository).
 set -euo pipefail

@@ -35,7 +35,7 @@ PathArg = str | os.PathLike[str]
 
 @dataclass(frozen=True)
 class CommandResult:
-    """What a finished command returned. stdout and stderr are decoded as UTF-8 (bad bytes replaced)."""
+    """The result of a finished command. stdout and stderr are decoded as UTF-8 (bad bytes replaced)."""
 
     argv: tuple[str, ...]
     returncode: int
@@ -85,7 +85,7 @@ class CommandTimeoutError(CommandError):
 class CommandRunner(Protocol):
     """Runs one command somewhere (this machine, or a login node) and returns its result.
 
-    `env` holds variables added to the command's environment. With `check=True` a non-zero exit raises
+    `env` contains variables added to the command's environment. With `check=True` a non-zero exit raises
     CommandError; with `check=False` it is returned. A missing executable or a timeout raises either way.
     """
 
@@ -150,7 +150,8 @@ def run(
     session of its own escapes that kill.
 
     Raises CommandNotFoundError, CommandTimeoutError, CommandError (start failure, or non-zero exit when
-    `check` is true), and ValueError for an empty argv or one with a NUL character (a caller bug).
+    `check` is true). An argv that is empty, contains a NUL character (ValueError) or is not a sequence of
+    strings (TypeError) is a caller bug.
     """
     args = _validated_argv(argv)
     full_env = None if env is None else {**os.environ, **env}
@@ -176,15 +177,15 @@ def run(
 
 def _validated_argv(argv: Sequence[str]) -> tuple[str, ...]:
     if isinstance(argv, str):
-        raise ValueError(f"argv must be a sequence of strings, not the string {argv!r}")
+        raise TypeError(f"argv must be a sequence of strings, not the string {argv!r}")
     args = tuple(argv)
     if not args:
         raise ValueError("argv is empty; expected at least the command name")
     for arg in args:
         if not isinstance(arg, str):
-            raise ValueError(f"argv {args!r} holds {arg!r}, which is not a string")
+            raise TypeError(f"invalid argv {args!r}: {arg!r} is not a string")
         if "\0" in arg:
-            raise ValueError(f"argv {args!r} holds an argument with a NUL character")
+            raise ValueError(f"invalid argv {args!r}: an argument contains a NUL character")
     return args
 
 
@@ -222,7 +223,7 @@ def _kill_and_collect(process: subprocess.Popen[str]) -> tuple[str, str]:
     try:
         stdout, stderr = process.communicate(timeout=_KILL_COLLECT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        # A descendant in another session still holds the pipes open; give up on its output.
+        # A descendant in another session still keeps the pipes open, so its output is given up.
         logger.warning("%s: a descendant outside its process group keeps the output pipes open",
                        process.args[0] if isinstance(process.args, (list, tuple)) else process.args)
         for pipe in (process.stdout, process.stderr):

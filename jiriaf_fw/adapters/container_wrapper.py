@@ -22,6 +22,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,14 +53,19 @@ FORWARDED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Write `data` to `path` through a temporary file, fsync and rename, so readers see all or nothing."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     try:
         os.fchmod(fd, mode)
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
     os.replace(tmp, path)
 
 
@@ -68,7 +74,7 @@ def utc_now_text() -> str:
 
 
 def exit_status(returncode: int) -> int:
-    """Map a `Popen.returncode` to a shell-style status: a negative value -N becomes 128 + N."""
+    """Map a `Popen.returncode`-style value to a shell-style status: a negative value -N becomes 128 + N."""
     return 128 - returncode if returncode < 0 else returncode
 
 

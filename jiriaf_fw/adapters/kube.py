@@ -1,7 +1,8 @@
 """Thin helpers over `lightkube.AsyncClient` that take and return plain dicts, and the Kubernetes error types.
 
-Callers build objects and patches with `jiriaf_fw.core.kube_objects`; this module only sends them. Every
-lightkube or HTTP failure leaves here as a `KubeError` subclass with the library exception chained.
+Callers build objects and patches with `jiriaf_fw.core.kube_objects` and `kube_pod_status`, and this
+module only sends them. Every lightkube or HTTP failure leaves here as a `KubeError` subclass with the
+library exception chained.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ logger = logging.getLogger(__name__)
 
 Kind = Literal["Node", "Pod", "Lease", "ConfigMap", "Secret"]
 _RESOURCES: dict[str, type[Resource]] = {
-    "Node": Node, "Pod": Pod, "Lease": Lease, "ConfigMap": ConfigMap, "Secret": Secret,
+    "Node": Node,
+    "Pod": Pod,
+    "Lease": Lease,
+    "ConfigMap": ConfigMap,
+    "Secret": Secret,
 }
 _STATUS_RESOURCES: dict[str, type[Resource]] = {"Node": NodeStatus, "Pod": PodStatus}
 FIELD_MANAGER = "jiriaf-agent"
@@ -48,7 +53,7 @@ class KubeUnavailable(KubeError):
 
 
 class KubeApiError(KubeError):
-    """The API server answered with an error status."""
+    """The API server returned an error status."""
 
     def __init__(self, message: str, status_code: int | None, reason: str | None = None) -> None:
         super().__init__(message)
@@ -80,7 +85,9 @@ def translate_errors(what: str) -> Iterator[None]:
         code = exc.status.code if exc.status is not None else None
         reason = exc.status.reason if exc.status is not None else None
         text = exc.status.message if exc.status is not None else str(exc)
-        raise _BY_CODE.get(code or 0, KubeApiError)(f"{what} failed: HTTP {code} {text}", code, reason) from exc
+        raise _BY_CODE.get(code or 0, KubeApiError)(
+            f"{what} failed: HTTP {code} {text}", code, reason
+        ) from exc
     except httpx2.HTTPError as exc:
         raise KubeUnavailable(f"{what} failed: {type(exc).__name__}: {exc}") from exc
 
@@ -95,7 +102,9 @@ def open_client(kubeconfig: Path | None) -> AsyncClient:
             config = KubeConfig.from_env()
         else:
             if not kubeconfig.is_file():
-                raise KubeConfigError(f"kubeconfig {str(kubeconfig)!r} not found; set KUBECONFIG or --kubeconfig")
+                raise KubeConfigError(
+                    f"kubeconfig {str(kubeconfig)!r} not found; set KUBECONFIG or --kubeconfig"
+                )
             config = KubeConfig.from_file(kubeconfig)
         return AsyncClient(config, field_manager=FIELD_MANAGER)
     except (ConfigError, OSError, ValueError, KeyError) as exc:
@@ -132,15 +141,25 @@ async def create(client: AsyncClient, manifest: Mapping[str, Any]) -> dict:
 
 
 async def replace(client: AsyncClient, manifest: Mapping[str, Any]) -> dict:
-    """Replace (PUT) an object; with `metadata.resourceVersion` set, a concurrent change raises `KubeConflict`."""
+    """Replace (PUT) an object.
+
+    With `metadata.resourceVersion` set, a concurrent change makes it raise `KubeConflict`.
+    """
     kind = manifest["kind"]
     meta = manifest["metadata"]
     with translate_errors(f"replace {_name(kind, meta['name'], meta.get('namespace'))}"):
         return to_dict(await client.replace(_resource(kind).from_dict(dict(manifest))))
 
 
-async def merge_patch(client: AsyncClient, kind: Kind, name: str, patch: Mapping[str, Any], *,
-                      namespace: str | None = None, status: bool = False) -> dict:
+async def merge_patch(
+    client: AsyncClient,
+    kind: Kind,
+    name: str,
+    patch: Mapping[str, Any],
+    *,
+    namespace: str | None = None,
+    status: bool = False,
+) -> dict:
     """Send a JSON merge patch, to the `status` subresource when `status` is True; return the new object."""
     what = f"patch {_name(kind, name, namespace)}{' status' if status else ''}"
     with translate_errors(what):
@@ -148,12 +167,20 @@ async def merge_patch(client: AsyncClient, kind: Kind, name: str, patch: Mapping
         if namespace is None:
             result = await client.patch(res, name, dict(patch), patch_type=PatchType.MERGE)
         else:
-            result = await client.patch(res, name, dict(patch), namespace=namespace, patch_type=PatchType.MERGE)
+            result = await client.patch(
+                res, name, dict(patch), namespace=namespace, patch_type=PatchType.MERGE
+            )
         return to_dict(result)
 
 
-async def delete(client: AsyncClient, kind: Kind, name: str, *, namespace: str | None = None,
-                 grace_period_s: int | None = None) -> None:
+async def delete(
+    client: AsyncClient,
+    kind: Kind,
+    name: str,
+    *,
+    namespace: str | None = None,
+    grace_period_s: int | None = None,
+) -> None:
     """Delete an object; `grace_period_s=0` removes a pod at once. Raises `KubeNotFound` when it is gone."""
     with translate_errors(f"delete {_name(kind, name, namespace)}"):
         if namespace is None:
@@ -162,8 +189,9 @@ async def delete(client: AsyncClient, kind: Kind, name: str, *, namespace: str |
             await client.delete(_resource(kind), name, namespace=namespace, grace_period=grace_period_s)
 
 
-async def list_objects(client: AsyncClient, kind: Kind, *, namespace: str | None = None,
-                       fields: Mapping[str, str] | None = None) -> tuple[list[dict], str]:
+async def list_objects(
+    client: AsyncClient, kind: Kind, *, namespace: str | None = None, fields: Mapping[str, str] | None = None
+) -> tuple[list[dict], str]:
     """List objects across all namespaces (or one) and return them with the list's resourceVersion."""
     with translate_errors(f"list {kind} with fields {dict(fields or {})}"):
         listing = client.list(_resource(kind), namespace=namespace or "*", fields=dict(fields or {}) or None)
@@ -174,17 +202,25 @@ async def list_objects(client: AsyncClient, kind: Kind, *, namespace: str | None
         raise KubeApiError(f"list {kind} returned no resourceVersion; cannot start a watch", None) from exc
 
 
-async def watch_objects(client: AsyncClient, kind: Kind, *, resource_version: str,
-                        fields: Mapping[str, str] | None = None,
-                        server_timeout_s: int = 300) -> AsyncIterator[tuple[str, dict]]:
+async def watch_objects(
+    client: AsyncClient,
+    kind: Kind,
+    *,
+    resource_version: str,
+    fields: Mapping[str, str] | None = None,
+    server_timeout_s: int = 300,
+) -> AsyncIterator[tuple[str, dict]]:
     """Yield `(event type, object)` from a watch across all namespaces, starting after `resource_version`.
 
     The request is renewed when the server closes it after `server_timeout_s`, from the last version
     seen. Raises `KubeGone` when that version has expired (list again), other `KubeError`s on failure.
     """
     stream = client.watch(
-        _resource(kind), namespace="*", fields=dict(fields or {}) or None,
-        resource_version=resource_version, server_timeout=server_timeout_s,
+        _resource(kind),
+        namespace="*",
+        fields=dict(fields or {}) or None,
+        resource_version=resource_version,
+        server_timeout=server_timeout_s,
     )
     with translate_errors(f"watch {kind} with fields {dict(fields or {})}"):
         try:

@@ -1,10 +1,11 @@
 """Container process groups on this host: start through the wrapper, liveness, signals, usage.
 
 Each container runs under `jiriaf_fw.adapters.container_wrapper`, which starts the container's process in a
-new session (so pgid == that process's pid) and records its real exit status. This module starts wrappers,
-checks whether a group or a recorded process is still alive (guarding against pid reuse with the start time
-in ticks), signals groups, finds a pod's escaped descendants by the `JIRIAF_POD_UID=<uid>` entry in their
-start environment, and measures CPU and memory with psutil.
+new session (so pgid == that process's pid) and records its real exit status. This module starts wrappers
+and checks whether a group or a recorded process is still alive. The check compares start times in clock
+ticks, so a reused pid is not mistaken for the recorded process. It also signals groups, finds a pod's
+escaped descendants by the `JIRIAF_POD_UID=<uid>` entry in their start environment, and measures CPU and
+memory with psutil.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from jiriaf_fw.core.errors import JiriafError
 log = logging.getLogger(__name__)
 
 WRAPPER_MODULE = "jiriaf_fw.adapters.container_wrapper"
-# The wrapper's environment holds this entry instead of JIRIAF_POD_UID, so a marker scan never kills it.
+# The wrapper's environment contains this entry instead of JIRIAF_POD_UID, so a marker scan never kills it.
 WRAPPER_MARKER = "JIRIAF_WRAPPER_POD_UID"
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
@@ -41,7 +42,7 @@ class ProcessError(JiriafError):
 
 @dataclass(frozen=True)
 class WrapperSpec:
-    """What the wrapper runs. `env` goes through a pipe, never through argv or a file."""
+    """Command, environment and paths of one wrapper. `env` goes through a pipe, never through argv or a file."""
 
     pod_uid: str
     argv: Sequence[str]
@@ -61,7 +62,7 @@ class LaunchedWrapper:
 
 @dataclass(frozen=True)
 class WrapperStatus:
-    """What the wrapper reported: the container's pgid, or a start error with its exit status."""
+    """The wrapper's status line: the container's pgid, or a start error with its exit status."""
 
     pgid: int | None
     error: str | None = None
@@ -139,7 +140,11 @@ def read_wrapper_status(launched: LaunchedWrapper, timeout_s: float) -> WrapperS
             f"the container wrapper reported no status within {timeout_s:g} s; "
             f"see {launched.spec.record_dir / 'wrapper.log'}"
         )
-    status = json.loads(line)
+    try:
+        status = json.loads(line)
+    except ValueError as exc:
+        _kill_failed_wrapper(launched)
+        raise ProcessError(f"the container wrapper reported an invalid status line {line[:200]!r}") from exc
     return WrapperStatus(pgid=status.get("pgid"), error=status.get("error"), exit_code=status.get("exit_code"))
 
 
@@ -256,8 +261,8 @@ class ProcessTable:
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
             cpu_s += times.user + times.system + times.children_user + times.children_system
-            # Working set as RSS minus file-backed and shared pages; a process made only of such pages
-            # still counts with its full RSS, so a live group never reports 0.
+            # Working set is RSS minus file-backed and shared pages. A process made only of such pages
+            # counts with its full RSS, so a live group never reports 0.
             anonymous = memory.rss - getattr(memory, "shared", 0)
             working_set += anonymous if anonymous > 0 else memory.rss
             count += 1

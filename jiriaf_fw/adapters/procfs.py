@@ -117,12 +117,12 @@ def pids_with_env_entry(entry: str) -> list[int]:
     `entry` is a whole `NAME=value` string, so `NAME=value2` and `OTHER_NAME=value` do not match. The calling
     process is never included.
     """
-    wanted = entry.encode()
+    target = entry.encode()
     found = []
     for pid in list_pids():
         if pid == os.getpid() or not is_own_process(pid):
             continue
         environ = read_environ(pid)
-        if environ and wanted in environ:
+        if environ and target in environ:
             found.append(pid)
     return found

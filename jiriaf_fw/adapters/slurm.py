@@ -4,9 +4,9 @@ Every function takes the runner that reaches the cluster: `LocalRunner()` (the d
 or a remote runner. Each failure raises a `SlurmError` subclass whose message is one line, with Slurm's own
 error text, and whose cause is the `CommandError`.
 
-Facts about Slurm 22.05 this module relies on: `scancel` of an unknown or finished job exits 0 and prints
-nothing; `squeue -j <one unknown id>` exits 1 with "Invalid job id specified", while several unknown ids
-give an empty listing and exit 0; finished jobs are listed only with `-t all`, and only for MinJobAge
+This module relies on these facts about Slurm 22.05. `scancel` of an unknown or finished job exits 0 and
+prints nothing. `squeue -j <one unknown id>` exits 1 with "Invalid job id specified", but several unknown
+ids give an empty listing and exit 0. Finished jobs are listed only with `-t all`, and only for MinJobAge
 seconds (300 by default) after they end.
 """
 
@@ -129,7 +129,7 @@ def query_jobs(job_ids: Iterable[str], *, runner: CommandRunner = _LOCAL) -> dic
         if INVALID_JOB_ID_TEXT in result.stderr:
             if len(ids) == 1:
                 return {ids[0]: gone_job(ids[0])}
-            # Several ids are normally answered with exit 0; ask one by one if this Slurm does otherwise.
+            # squeue normally exits 0 for several ids, so ask one id at a time if this Slurm version does not.
             return {job_id: query_jobs([job_id], runner=runner)[job_id] for job_id in ids}
         failure = CommandError(result.argv, result.returncode, result.stdout, result.stderr)
         raise SlurmQueryError(

@@ -4,7 +4,7 @@ Nothing here touches the file system or starts a process; `jiriaf_fw.services.ag
 plans built here. Path arithmetic on `pathlib.Path` does no I/O.
 
 User-visible layout, kept from the original Go agent because user scripts depend on it:
-`<home>/<namespace>/<pod>/containers/<container>/<mountPath>/` holds mounted volume files and
+`<home>/<namespace>/<pod>/containers/<container>/<mountPath>/` contains mounted volume files and
 `<home>/<namespace>/<pod>/containers/<container>/pgid` the container's process group id.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 from jiriaf_fw.core.errors import JiriafError
 
-# Kubernetes object names are DNS subdomains or labels; this also accepts upper case and "_", and
+# Kubernetes object names are DNS subdomains or labels. This pattern also accepts upper case and "_", but
 # rejects anything that could act as a path separator or a relative path component.
 _NAME_RE = re.compile(r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?")
 _UID_RE = re.compile(r"[A-Za-z0-9][-A-Za-z0-9]*")
@@ -125,9 +125,9 @@ def relative_path(value: Any, where: str, *, reserved: frozenset[str] = frozense
 def expand_references(text: str, env: Mapping[str, str]) -> str:
     """Expand Kubernetes `$(VAR)` references in a command or argument, with Kubernetes semantics.
 
-    `$(VAR)` becomes the value of VAR when it is defined and stays as written when it is not; `$$` becomes
-    `$`, so `$$(VAR)` yields the literal `$(VAR)`; an unterminated `$(` and any other `$` stay as written.
-    Nothing else is interpreted: no shell runs on the result.
+    `$(VAR)` becomes the value of VAR when it is defined and stays as written when it is not. `$$` becomes
+    `$`, so `$$(VAR)` yields the literal `$(VAR)`. An unterminated `$(` and any other `$` stay as written.
+    Nothing else is interpreted, because no shell runs on the result.
     """
     out: list[str] = []
     i = 0
@@ -186,7 +186,7 @@ def container_environment(
 
 @dataclass(frozen=True)
 class MountRef:
-    """Where a container-side mount path lives on the host."""
+    """A container-side mount path and the host path it maps to."""
 
     mount_path: str  # canonical container-side form, "/a/b"
     host_path: str
@@ -231,7 +231,7 @@ def build_command(
 
     Each element is expanded with `expand_references` against the container env, then rewritten to a host
     path if it refers to a mount path. The script path is the first element that is a file the agent
-    mounted (`mounted_files` holds their host paths). When no element refers to a mount path and
+    mounted (`mounted_files` contains their host paths). When no element refers to a mount path and
     `legacy_script` is given, it is inserted after the `command` elements, as the original agent did for a
     container whose `image` names one of its volumes.
     Raises MissingCommandError when both `command` and `args` are empty.

@@ -1,4 +1,4 @@
-"""Pure planning of a Pod's volumes and volume mounts: what files each volume holds and where mounts go.
+"""Pure planning of a Pod's volumes and volume mounts: which files each volume contains and where mounts go.
 
 Supported volume types:
 
@@ -31,8 +31,8 @@ KIND_DIRS = {
     "downwardAPI": "downwardapi",
     "emptyDir": "emptydirs",
 }
-# Kubernetes defaults to 0644 everywhere; secrets get 0600 here because $HOME is often shared or
-# world-listable on HPC sites and the container runs as the agent's own user anyway.
+# Kubernetes defaults to 0644 everywhere. Secrets get 0600 here, because $HOME is often shared or
+# world-listable on HPC sites, and the container runs as the agent's own user anyway.
 DEFAULT_MODES = {"configMap": 0o644, "secret": 0o600, "projected": 0o644, "downwardAPI": 0o644}
 HOST_PATH_TYPES = ("", "DirectoryOrCreate", "Directory", "FileOrCreate", "File", "Socket", "CharDevice",
                    "BlockDevice")

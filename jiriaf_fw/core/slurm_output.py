@@ -1,7 +1,7 @@
 """Parsers of what sbatch, squeue, scancel and scontrol print. Pure functions; the commands run elsewhere.
 
-The formats were taken from Slurm 22.05 (Debian 12's slurm-wlm). `tests/slurm/test_slurm_output.py` holds the
-real output lines these parsers were written against.
+The formats were taken from Slurm 22.05 (Debian 12's slurm-wlm). `tests/slurm/test_slurm_output.py` contains
+the real output lines these parsers were written against.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ ACTIVE_STATES = frozenset(
     {"PENDING", "CONFIGURING", "RUNNING", "COMPLETING", "SUSPENDED", "RESIZING", "REQUEUED",
      "REQUEUE_FED", "REQUEUE_HOLD", "SIGNALING", "STAGE_OUT", "STOPPED", "RESV_DEL_HOLD"}
 )
-"""Job states (squeue `%T`) in which the job holds or waits for resources."""
+"""Job states (squeue `%T`) in which the job has or waits for resources."""
 
 ENDED_STATES = frozenset(
     {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY",
@@ -31,7 +31,7 @@ ENDED_STATES = frozenset(
 """Job states after which the job never runs again, including `GONE`."""
 
 INVALID_JOB_ID_TEXT = "Invalid job id specified"
-"""What squeue and scontrol print on stderr for a job id the controller does not know."""
+"""The stderr text of squeue and scontrol for a job id the controller does not know."""
 
 _JOB_ID = re.compile(r"[1-9][0-9]*")
 # squeue also lists array tasks (`12_3`, pending `12_[4-9]`) and heterogeneous job components (`12+0`).
@@ -87,7 +87,7 @@ def is_job_id(text: str) -> bool:
 def parse_sbatch_parsable(stdout: str) -> str:
     """Return the job id from `sbatch --parsable` output, `<id>` or `<id>;<cluster>`.
 
-    Raises SlurmOutputError when the first non-empty line holds no job id.
+    Raises SlurmOutputError when the first non-empty line contains no job id.
     """
     lines = [line.strip() for line in stdout.splitlines() if line.strip()]
     if not lines:

@@ -86,6 +86,7 @@ InactiveLimit=0
 MinJobAge=300
 KillWait=5
 MailProg=/bin/true
+CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 EOF
     port=$SLURMD_FIRST_PORT
     for node in "${SLURM_NODES[@]}"; do
@@ -97,13 +98,24 @@ EOF
   } >"$SLURM_DIR/slurm.conf"
 }
 
-# True when sinfo reports every node of SLURM_NODES as exactly "idle".
-slurm_nodes_idle() {
+# slurm_nodes_in_state REGEX: true when sinfo reports every node of SLURM_NODES in a state matching REGEX.
+# sinfo appends "*" to the state of a node that does not respond, so such a node never matches.
+slurm_nodes_in_state() {
   local states node
-  states=$(SLURM_CONF=$SLURM_DIR/slurm.conf sinfo -h -N -o '%N %T' 2>/dev/null) || return 1
+  # sinfo blocks for about 10 s when it cannot reach slurmctld; bound it so the start deadline holds.
+  states=$(SLURM_CONF=$SLURM_DIR/slurm.conf timeout 5 sinfo -h -N -o '%N %T' 2>/dev/null) || return 1
   for node in "${SLURM_NODES[@]}"; do
-    grep -qx "$node idle" <<<"$states" || return 1
+    grep -Eqx "$node ($1)" <<<"$states" || return 1
   done
+}
+
+slurm_nodes_idle() {
+  slurm_nodes_in_state idle
+}
+
+# True when every node takes jobs: idle, or running some (which tests may do while start is called again).
+slurm_nodes_usable() {
+  slurm_nodes_in_state 'idle|mixed|allocated|completing'
 }
 
 # True when munged, slurmctld and every slurmd run (by their recorded PIDs).
@@ -129,7 +141,7 @@ slurm_write_env() {
 slurm_start() {
   local node conf=$SLURM_DIR/slurm.conf
   require_root slurm-start
-  if slurm_all_running && slurm_nodes_idle; then
+  if slurm_all_running && slurm_nodes_usable; then
     slurm_write_env
     log "Slurm is already running; SLURM_CONF=$conf"
     return 0
@@ -153,7 +165,6 @@ slurm_start() {
       slurmd -D -N "$node" -f "$conf"
   done
   if ! wait_until "$SLURM_START_TIMEOUT_S" "nodes ${SLURM_NODES[*]} to become idle" slurm_nodes_idle; then
-    SLURM_CONF=$conf sinfo -N >&2 2>/dev/null || true
     slurm_fail_start
   fi
   slurm_write_env
@@ -162,8 +173,10 @@ slurm_start() {
 
 # Report a failed start with the logs' last lines, stop what was started, and exit 1.
 slurm_fail_start() {
-  show_log_tails "$MUNGE_DIR/munged.stderr.log" "$SLURM_DIR/log/slurmctld.log" \
-    "$SLURM_DIR/log/slurmctld.stdout" "$SLURM_DIR"/log/slurmd-*.log "$SLURM_DIR"/log/slurmd-*.stdout
+  # In the foreground (-D) the daemons print everything they log on stderr too, also what comes before
+  # their log files are open, so the *.stdout files are the complete ones.
+  show_log_tails "$MUNGE_DIR/munged.stderr.log" "$SLURM_DIR/log/slurmctld.stdout" \
+    "$SLURM_DIR"/log/slurmd-*.stdout
   slurm_stop
   die "the local Slurm did not start; logs are in $SLURM_DIR/log and $MUNGE_DIR"
 }
@@ -186,12 +199,16 @@ slurm_no_active_jobs() {
 }
 
 slurm_stop() {
-  local node
+  local node stoppers=()
   rm -f "$SLURM_DIR/env.sh"
   slurm_cancel_all_jobs
+  # In parallel, because a slurmd that is still trying to register takes up to about 10 s to exit.
   for node in "${SLURM_NODES[@]}"; do
-    stop_daemon "$SLURM_DIR/run/slurmd-$node.fgpid" slurmd
+    stop_daemon "$SLURM_DIR/run/slurmd-$node.fgpid" slurmd &
+    stoppers+=("$!")
   done
+  # Only these: a plain `wait` would also wait for the daemons a failed start left running.
+  wait "${stoppers[@]}"
   # slurmctld saves its state before it exits and frees its port only then.
   stop_daemon "$SLURM_DIR/run/slurmctld.fgpid" slurmctld
   stop_daemon "$MUNGE_DIR/munged.fgpid" munged

@@ -73,13 +73,28 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def agent_settings(kubeconfig: Path, home: Path, *, nodename: str = "vk-test", walltime_s: int = 0,
-                   slurm_job_id: str | None = None, tuning: AgentTuning = FAST_TUNING) -> AgentSettings:
+def agent_settings(
+    kubeconfig: Path,
+    home: Path,
+    *,
+    nodename: str = "vk-test",
+    walltime_s: int = 0,
+    slurm_job_id: str | None = None,
+    tuning: AgentTuning = FAST_TUNING,
+) -> AgentSettings:
     """Settings for an agent on 127.0.0.1 with a free kubelet port and a self-signed certificate."""
     return AgentSettings(
-        nodename=nodename, kubeconfig=kubeconfig, pod_ip="127.0.0.1", kubelet_port=free_port(),
-        walltime_s=walltime_s, nodetype="cpu", site="testsite", home=home, slurm_job_id=slurm_job_id,
-        bind_address="127.0.0.1", tuning=tuning,
+        nodename=nodename,
+        kubeconfig=kubeconfig,
+        pod_ip="127.0.0.1",
+        kubelet_port=free_port(),
+        walltime_s=walltime_s,
+        nodetype="cpu",
+        site="testsite",
+        home=home,
+        slurm_job_id=slurm_job_id,
+        bind_address="127.0.0.1",
+        tuning=tuning,
     )
 
 
@@ -106,17 +121,16 @@ class RunningAgent:
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
-        await self.agent.supervisor.cancel()
-        if self.agent.reconciler is not None:
-            await self.agent.reconciler.cancel_tasks()
-        if self.agent.server is not None:
-            await self.agent.server.close()
 
 
 @contextlib.asynccontextmanager
-async def running_agent(settings: AgentSettings, *, clock: object | None = None,
-                        squeue: SqueueTimeLeft | None = None,
-                        base_env: Mapping[str, str] | None = None) -> AsyncIterator[RunningAgent]:
+async def running_agent(
+    settings: AgentSettings,
+    *,
+    clock: object | None = None,
+    squeue: SqueueTimeLeft | None = None,
+    base_env: Mapping[str, str] | None = None,
+) -> AsyncIterator[RunningAgent]:
     """Start an agent, wait until its node is registered, yield it, then stop it (drain) if still running."""
     kwargs: dict[str, object] = {"base_env": base_env or agent_environment(settings.home)}
     if clock is not None:

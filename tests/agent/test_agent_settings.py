@@ -10,8 +10,14 @@ from jiriaf_fw.services.agent.main import build_parser
 from jiriaf_fw.services.agent.settings import AgentSettingsError, load_settings
 
 ENV = {
-    "NODENAME": "vk-a1b2c3d4", "KUBECONFIG": "/tmp/kc", "VKUBELET_POD_IP": "172.17.0.1", "KUBELET_PORT": "10011",
-    "JIRIAF_WALLTIME": "3540", "JIRIAF_NODETYPE": "cpu", "JIRIAF_SITE": "perlmutter", "HOME": "/home/u",
+    "NODENAME": "vk-a1b2c3d4",
+    "KUBECONFIG": "/tmp/kc",
+    "VKUBELET_POD_IP": "172.17.0.1",
+    "KUBELET_PORT": "10011",
+    "JIRIAF_WALLTIME": "3540",
+    "JIRIAF_NODETYPE": "cpu",
+    "JIRIAF_SITE": "perlmutter",
+    "HOME": "/home/u",
 }
 
 
@@ -66,7 +72,18 @@ def test_cert_without_key_rejected() -> None:
 
 def test_original_flags_accepted() -> None:
     args = build_parser().parse_args(
-        ["--kubeconfig", "/k", "--nodename", "n", "--provider", "mock", "--klog.v", "3", "--log-level", "DEBUG"]
+        [
+            "--kubeconfig",
+            "/k",
+            "--nodename",
+            "n",
+            "--provider",
+            "mock",
+            "--klog.v",
+            "3",
+            "--log-level",
+            "DEBUG",
+        ]
     )
     assert (args.nodename, args.kubeconfig, args.provider, args.log_level) == ("n", "/k", "mock", "debug")
 

@@ -25,10 +25,17 @@ class FakeSqueue:
         return value
 
 
-def make_walltime(clock: FakeClock, walltime_s: int = 0, job: str | None = None,
-                  squeue: FakeSqueue | None = None) -> Walltime:
-    return Walltime(clock=clock, walltime_s=walltime_s, slurm_job_id=job, squeue=squeue or FakeSqueue("0:00"),
-                    margin_s=60, poll_interval_s=60)
+def make_walltime(
+    clock: FakeClock, walltime_s: int = 0, job: str | None = None, squeue: FakeSqueue | None = None
+) -> Walltime:
+    return Walltime(
+        clock=clock,
+        walltime_s=walltime_s,
+        slurm_job_id=job,
+        squeue=squeue or FakeSqueue("0:00"),
+        margin_s=60,
+        poll_interval_s=60,
+    )
 
 
 async def wait_for_sleepers(clock: FakeClock) -> None:
@@ -61,7 +68,9 @@ async def test_jiriaf_walltime_expires_on_fake_clock() -> None:
     assert walltime.total_s() == 120
 
 
-@pytest.mark.parametrize(("time_left", "remaining"), [("9:28", 508), ("1:02:03", 3663), ("1-00:00:00", 86340)])
+@pytest.mark.parametrize(
+    ("time_left", "remaining"), [("9:28", 508), ("1:02:03", 3663), ("1-00:00:00", 86340)]
+)
 async def test_slurm_deadline_is_time_left_minus_margin(time_left: str, remaining: int) -> None:
     squeue = FakeSqueue(time_left)
     walltime = make_walltime(FakeClock(), job="42", squeue=squeue)

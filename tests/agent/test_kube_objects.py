@@ -1,8 +1,7 @@
-"""Node, Lease and pod status builders, tested without a server."""
+"""Node and Lease builders, tested without a server."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,46 +10,29 @@ from jiriaf_fw.core.kube_objects import (
     LabelValueError,
     NodeFacts,
     NodeHealth,
-    PodFailure,
     build_lease,
     build_node,
     check_label_value,
     format_time,
     node_labels_patch,
     node_status_patch,
-    owned_pod_status,
-    pod_phase,
-    pod_status,
-    pod_status_patch,
     renewed_lease,
+    replacement_node,
 )
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 FACTS = NodeFacts(
-    name="vk-a", pod_ip="10.1.2.3", kubelet_port=10011, cpu_count=4, memory_ki=8000000,
-    nodetype="cpu", site="perlmutter", architecture="amd64", kernel_version="6.1", kubelet_version="v1.29.0-jiriaf",
+    name="vk-a",
+    pod_ip="10.1.2.3",
+    kubelet_port=10011,
+    cpu_count=4,
+    memory_ki=8000000,
+    nodetype="cpu",
+    site="perlmutter",
+    architecture="amd64",
+    kernel_version="6.1",
+    kubelet_version="v1.29.0-jiriaf",
 )
-
-
-@dataclass(frozen=True)
-class View:
-    name: str
-    state: str
-    started_at: datetime | None = T0
-    finished_at: datetime | None = None
-    exit_code: int | None = None
-    reason: str | None = None
-    message: str | None = None
-    pgid: int | None = 4242
-    script_path: str | None = "/home/u/ns/p/containers/c/stress/stress.sh"
-
-
-def make_pod(*names: str, policy: str = "Never") -> dict:
-    return {
-        "metadata": {"name": "p", "namespace": "ns", "uid": "u-1"},
-        "spec": {"restartPolicy": policy, "containers": [{"name": n, "image": "stress"} for n in names]},
-        "status": {},
-    }
 
 
 def conditions(status: dict) -> dict[str, dict]:
@@ -74,16 +56,18 @@ def test_node_manifest_labels_taint_and_status() -> None:
         {"key": "virtual-kubelet.io/provider", "value": "mock", "effect": "NoSchedule"}
     ]
     status = node["status"]
-    assert status["addresses"] == [
-        {"type": "InternalIP", "address": "10.1.2.3"}, {"type": "Hostname", "address": "vk-a"}
-    ]
+    assert status["addresses"] == [{"type": "InternalIP", "address": "10.1.2.3"}]
     assert status["daemonEndpoints"] == {"kubeletEndpoint": {"Port": 10011}}
     assert status["capacity"] == {"cpu": "4", "memory": "8000000Ki", "pods": "1000"}
     assert status["allocatable"] == status["capacity"]
     assert status["nodeInfo"]["kubeletVersion"] == "v1.29.0-jiriaf"
     assert status["nodeInfo"]["architecture"] == "amd64"
     assert [c["type"] for c in status["conditions"]] == [
-        "Ready", "MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable"
+        "Ready",
+        "MemoryPressure",
+        "DiskPressure",
+        "PIDPressure",
+        "NetworkUnavailable",
     ]
 
 
@@ -108,10 +92,19 @@ def test_node_ready_transition_time_kept_while_status_same() -> None:
 
 
 def test_node_external_not_ready_is_corrected() -> None:
-    node = {"status": {"conditions": [
-        {"type": "Ready", "status": "False", "reason": "Tampered", "lastTransitionTime": format_time(T0)},
-        {"type": "Custom", "status": "True", "lastTransitionTime": format_time(T0)},
-    ]}}
+    node = {
+        "status": {
+            "conditions": [
+                {
+                    "type": "Ready",
+                    "status": "False",
+                    "reason": "Tampered",
+                    "lastTransitionTime": format_time(T0),
+                },
+                {"type": "Custom", "status": "True", "lastTransitionTime": format_time(T0)},
+            ]
+        }
+    }
     later = T0 + timedelta(seconds=30)
     patch = node_status_patch(FACTS, NodeHealth(ready=True), node, later)
     by_type = conditions(patch["status"])
@@ -152,7 +145,9 @@ def test_lease_built_and_renewed() -> None:
     assert lease["metadata"]["namespace"] == "kube-node-lease"
     assert lease["metadata"]["ownerReferences"][0]["uid"] == "node-uid"
     assert lease["spec"] == {
-        "holderIdentity": "vk-a", "leaseDurationSeconds": 40, "renewTime": "2024-05-01T12:00:00.000000Z"
+        "holderIdentity": "vk-a",
+        "leaseDurationSeconds": 40,
+        "renewTime": "2024-05-01T12:00:00.000000Z",
     }
     stored = {**lease, "metadata": {**lease["metadata"], "resourceVersion": "7"}}
     renewed = renewed_lease(stored, "vk-a", 40, T0 + timedelta(seconds=10))
@@ -161,114 +156,32 @@ def test_lease_built_and_renewed() -> None:
     assert stored["spec"]["renewTime"] == "2024-05-01T12:00:00.000000Z"
 
 
-@pytest.mark.parametrize(
-    ("states", "phase"),
-    [
-        ([], "Pending"),
-        ([View("a", "waiting")], "Pending"),
-        ([View("a", "running")], "Running"),
-        ([View("a", "terminated", exit_code=0), View("b", "running")], "Running"),
-        ([View("a", "terminated", exit_code=0), View("b", "terminated", exit_code=0)], "Succeeded"),
-        ([View("a", "terminated", exit_code=0), View("b", "terminated", exit_code=7)], "Failed"),
-    ],
-)
-def test_pod_phase_from_states(states: list[View], phase: str) -> None:
-    assert pod_phase(make_pod("a", "b"), states) == phase
-
-
-def test_pod_phase_single_container_missing_state_is_pending() -> None:
-    assert pod_phase(make_pod("a"), []) == "Pending"
-
-
-def test_running_pod_status_shape() -> None:
-    status = pod_status(make_pod("c"), [View("c", "running")], previous={}, pod_ip="10.1.2.3", now=T0)
-    assert status["phase"] == "Running"
-    assert status["podIP"] == status["hostIP"] == "10.1.2.3"
-    assert status["podIPs"] == [{"ip": "10.1.2.3"}]
-    assert status["startTime"] == format_time(T0)
-    by_type = conditions(status)
-    assert [c["type"] for c in status["conditions"]] == ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
-    assert all(c["status"] == "True" for c in status["conditions"])
-    (container,) = status["containerStatuses"]
-    assert container["containerID"] == "jiriaf://4242"
-    assert container["imageID"] == "/home/u/ns/p/containers/c/stress/stress.sh"
-    assert container["restartCount"] == 0
-    assert container["ready"] is True
-    assert container["started"] is True
-    assert container["state"] == {"running": {"startedAt": format_time(T0)}}
-    assert by_type["Ready"]["lastTransitionTime"] == format_time(T0)
-
-
-def test_pod_ready_time_and_start_time_stable_across_syncs() -> None:
-    pod = make_pod("c")
-    first = pod_status(pod, [View("c", "running")], previous={}, pod_ip="10.1.2.3", now=T0)
-    second = pod_status(pod, [View("c", "running")], previous=owned_pod_status(first), pod_ip="10.1.2.3",
-                        now=T0 + timedelta(minutes=3))
-    assert second == first
-    assert conditions(second)["Ready"]["lastTransitionTime"] == format_time(T0)
-    assert second["startTime"] == format_time(T0)
-
-
-def test_pod_failed_with_real_exit_code() -> None:
-    finished = T0 + timedelta(seconds=5)
-    view = View("c", "terminated", exit_code=7, finished_at=finished)
-    status = pod_status(make_pod("c"), [view], previous={}, pod_ip="10.1.2.3", now=finished)
-    assert status["phase"] == "Failed"
-    terminated = status["containerStatuses"][0]["state"]["terminated"]
-    assert terminated["exitCode"] == 7
-    assert terminated["reason"] == "Error"
-    assert terminated["finishedAt"] == format_time(finished)
-    assert terminated["containerID"] == "jiriaf://4242"
-    ready = conditions(status)["Ready"]
-    assert (ready["status"], ready["reason"]) == ("False", "PodCompleted")
-
-
-def test_pod_succeeded_reason_completed() -> None:
-    status = pod_status(make_pod("c"), [View("c", "terminated", exit_code=0)], previous={}, pod_ip="1.2.3.4",
-                        now=T0)
-    assert status["phase"] == "Succeeded"
-    assert status["containerStatuses"][0]["state"]["terminated"]["reason"] == "Completed"
-
-
-def test_pod_pending_shows_waiting_reason() -> None:
-    status = pod_status(make_pod("c"), [], previous={}, pod_ip="1.2.3.4", now=T0,
-                        waiting=("CreateContainerConfigError", 'configmap "x" not found'))
-    assert status["phase"] == "Pending"
-    assert status["containerStatuses"][0]["state"] == {
-        "waiting": {"reason": "CreateContainerConfigError", "message": 'configmap "x" not found'}
+def test_replacement_keeps_immutable_fields() -> None:
+    existing = {
+        "metadata": {"name": "vk-a", "uid": "u", "resourceVersion": "9", "labels": {"stale": "yes"}},
+        "spec": {
+            "podCIDR": "10.244.3.0/24",
+            "podCIDRs": ["10.244.3.0/24"],
+            "providerID": "kind://vk-a",
+            "unschedulable": True,
+            "taints": [
+                {"key": "node.kubernetes.io/unreachable", "effect": "NoExecute"},
+                {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"},
+                {"key": "example.com/manual", "effect": "NoSchedule"},
+            ],
+        },
     }
-    ready = conditions(status)["Ready"]
-    assert ready["reason"] == "ContainersNotReady"
-    assert ready["message"] == "containers with unready status: [c]"
-
-
-def test_pod_failure_forces_failed_phase() -> None:
-    failure = PodFailure("NodeWalltimeExpired", "the node reached its walltime")
-    status = pod_status(make_pod("c"), [View("c", "running")], previous={}, pod_ip="1.2.3.4", now=T0,
-                        failure=failure)
-    assert status["phase"] == "Failed"
-    assert status["reason"] == "NodeWalltimeExpired"
-    assert status["containerStatuses"][0]["ready"] is False
-    assert conditions(status)["Ready"]["status"] == "False"
-
-
-def test_pod_foreign_conditions_kept() -> None:
-    previous = {"conditions": [{"type": "DisruptionTarget", "status": "True", "lastTransitionTime": "x"}]}
-    status = pod_status(make_pod("c"), [View("c", "running")], previous=previous, pod_ip="1.2.3.4", now=T0)
-    assert conditions(status)["DisruptionTarget"]["status"] == "True"
-
-
-def test_readiness_gate_holds_ready_false() -> None:
-    pod = make_pod("c")
-    pod["spec"]["readinessGates"] = [{"conditionType": "example.com/gate"}]
-    status = pod_status(pod, [View("c", "running")], previous={}, pod_ip="1.2.3.4", now=T0)
-    assert conditions(status)["ContainersReady"]["status"] == "True"
-    assert conditions(status)["Ready"]["status"] == "False"
-
-
-def test_status_patch_clears_stale_reason() -> None:
-    status = pod_status(make_pod("c"), [View("c", "running")], previous={}, pod_ip="1.2.3.4", now=T0)
-    patch = pod_status_patch(status)
-    assert patch["status"]["reason"] is None
-    assert patch["status"]["message"] is None
-    assert patch["status"]["phase"] == "Running"
+    manifest = build_node(FACTS, NodeHealth(ready=True), None, None, T0)
+    replacement = replacement_node(existing, manifest)
+    assert replacement["metadata"]["resourceVersion"] == "9"
+    assert replacement["metadata"]["uid"] == "u"
+    assert replacement["metadata"]["labels"] == manifest["metadata"]["labels"]
+    spec = replacement["spec"]
+    assert spec["podCIDR"] == "10.244.3.0/24"
+    assert spec["podCIDRs"] == ["10.244.3.0/24"]
+    assert spec["providerID"] == "kind://vk-a"
+    assert "unschedulable" not in spec
+    assert [t["key"] for t in spec["taints"]] == [
+        "virtual-kubelet.io/provider",
+        "node.kubernetes.io/unreachable",
+    ]

@@ -44,7 +44,9 @@ def test_configmap_volume_all_keys() -> None:
 
 def test_configmap_volume_items_rename() -> None:
     volume = {"name": "v", "configMap": {"name": "stress", "items": [{"key": "stress.sh", "path": "run.sh"}]}}
-    assert build_volumes(make_pod([{"name": "c"}], [volume]), SOURCES, "1.2.3.4") == {"v": {"run.sh": SOURCES[("ConfigMap", "stress")]["stress.sh"]}}
+    assert build_volumes(make_pod([{"name": "c"}], [volume]), SOURCES, "1.2.3.4") == {
+        "v": {"run.sh": SOURCES[("ConfigMap", "stress")]["stress.sh"]}
+    }
 
 
 def test_missing_configmap_is_retryable() -> None:
@@ -60,11 +62,16 @@ def test_missing_optional_configmap_gives_empty_volume() -> None:
 
 
 def test_secret_and_downward_api_in_projected_volume() -> None:
-    volume = {"name": "v", "projected": {"sources": [
-        {"secret": {"name": "creds"}},
-        {"downwardAPI": {"items": [{"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
-        {"serviceAccountToken": {"path": "token-sa"}},
-    ]}}
+    volume = {
+        "name": "v",
+        "projected": {
+            "sources": [
+                {"secret": {"name": "creds"}},
+                {"downwardAPI": {"items": [{"path": "ns", "fieldRef": {"fieldPath": "metadata.namespace"}}]}},
+                {"serviceAccountToken": {"path": "token-sa"}},
+            ]
+        },
+    }
     files = build_volumes(make_pod([{"name": "c"}], [volume]), SOURCES, "1.2.3.4")["v"]
     assert files == {"token": b"s3cret", "ns": b"ns"}
 
@@ -75,16 +82,23 @@ def test_empty_dir_is_not_a_source() -> None:
 
 
 def test_env_values_refs_and_fields() -> None:
-    container = {"name": "c", "envFrom": [{"configMapRef": {"name": "stress"}, "prefix": "CM_"}], "env": [
-        {"name": "A", "value": "1"},
-        {"name": "B", "value": "$(A)-$(UNDEFINED)-$$(A)"},
-        {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
-        {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
-        {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
-        {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
-        {"name": "OPT", "valueFrom": {"configMapKeyRef": {"name": "stress", "key": "nope", "optional": True}}},
-    ]}
+    container = {
+        "name": "c",
+        "envFrom": [{"configMapRef": {"name": "stress"}, "prefix": "CM_"}],
+        "env": [
+            {"name": "A", "value": "1"},
+            {"name": "B", "value": "$(A)-$(UNDEFINED)-$$(A)"},
+            {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+            {"name": "NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+            {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+            {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
+            {
+                "name": "OPT",
+                "valueFrom": {"configMapKeyRef": {"name": "stress", "key": "nope", "optional": True}},
+            },
+        ],
+    }
     env = build_env(make_pod([container]), SOURCES, "1.2.3.4", ALLOCATABLE)["c"]
     assert env["A"] == "1"
     assert env["B"] == "1-$(UNDEFINED)-$(A)"
@@ -99,20 +113,31 @@ def test_env_values_refs_and_fields() -> None:
 
 
 def test_env_missing_key_is_retryable() -> None:
-    container = {"name": "c", "env": [
-        {"name": "X", "valueFrom": {"configMapKeyRef": {"name": "stress", "key": "nope"}}}
-    ]}
+    container = {
+        "name": "c",
+        "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "stress", "key": "nope"}}}],
+    }
     with pytest.raises(PodInputsError, match="couldn't find key nope") as info:
         build_env(make_pod([container]), SOURCES, "1.2.3.4", ALLOCATABLE)
     assert info.value.retryable
 
 
 def test_env_resource_field_ref_with_divisor_and_fallback() -> None:
-    container = {"name": "c", "resources": {"limits": {"memory": "512Mi"}, "requests": {"cpu": "250m"}}, "env": [
-        {"name": "MEM", "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}}},
-        {"name": "CPU_REQ", "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu", "divisor": "1m"}}},
-        {"name": "CPU_LIM", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
-    ]}
+    container = {
+        "name": "c",
+        "resources": {"limits": {"memory": "512Mi"}, "requests": {"cpu": "250m"}},
+        "env": [
+            {
+                "name": "MEM",
+                "valueFrom": {"resourceFieldRef": {"resource": "limits.memory", "divisor": "1Mi"}},
+            },
+            {
+                "name": "CPU_REQ",
+                "valueFrom": {"resourceFieldRef": {"resource": "requests.cpu", "divisor": "1m"}},
+            },
+            {"name": "CPU_LIM", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}},
+        ],
+    }
     env = build_env(make_pod([container]), {}, "1.2.3.4", ALLOCATABLE)["c"]
     assert env == {"MEM": "512", "CPU_REQ": "250", "CPU_LIM": "4"}
 

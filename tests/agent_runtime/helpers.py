@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ from jiriaf_fw.services.agent.runtime import PodRuntime
 T = TypeVar("T")
 
 
-def wait_until(condition: Callable[[], T], timeout_s: float = 15.0, what: str = "condition") -> T:
+def wait_until(condition: Callable[[], T], timeout_s: float = 15.0, description: str = "condition") -> T:
     """Poll `condition` every 50 ms until it returns a truthy value; fail the test after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -22,23 +23,35 @@ def wait_until(condition: Callable[[], T], timeout_s: float = 15.0, what: str = 
         if value:
             return value
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout_s} s waiting for {what}")
+            pytest.fail(f"timed out after {timeout_s} s waiting for {description}")
         time.sleep(0.05)
+
+
+async def wait_until_async(condition: Callable[[], T], timeout_s: float = 15.0, description: str = "condition") -> T:
+    """Like `wait_until`, but yields to the event loop between polls."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout_s} s waiting for {description}")
+        await asyncio.sleep(0.01)
 
 
 def pids_with_env_prefix(prefix: str) -> list[int]:
     """Return live processes whose environment has a JIRIAF_POD_UID or wrapper marker starting with `prefix`."""
-    wanted = (f"JIRIAF_POD_UID={prefix}".encode(), f"JIRIAF_WRAPPER_POD_UID={prefix}".encode())
+    markers = (f"JIRIAF_POD_UID={prefix}".encode(), f"JIRIAF_WRAPPER_POD_UID={prefix}".encode())
     found = []
     for pid in procfs.list_pids():
         environ = procfs.read_environ(pid)
-        if environ and any(entry.startswith(wanted) for entry in environ):
+        if environ and any(entry.startswith(markers) for entry in environ):
             found.append(pid)
     return found
 
 
 def is_gone(pid: int) -> bool:
-    """True once `pid` no longer runs; a zombie counts as gone (PID 1 here may never reap orphans)."""
+    """True once `pid` no longer runs. A zombie counts as gone, because a container's PID 1 may never reap orphans."""
     stat = procfs.read_stat(pid)
     return stat is None or stat.is_zombie
 

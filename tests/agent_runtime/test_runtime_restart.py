@@ -25,7 +25,7 @@ async def test_restart_readopts_running_pod(make_runtime: Callable[..., PodRunti
     first = make_runtime()
     pod = script_pod(uid, "")
     first.start(pod, script_sources(LONG_SCRIPT), {})
-    wait_until(lambda: first.log_path(uid, "main").read_text() == "started\n", what="first start")
+    wait_until(lambda: first.log_path(uid, "main").read_text() == "started\n", description="first start")
     before = first.states(uid)[0]
     pids_before = set(procfs.pids_with_env_entry(f"JIRIAF_POD_UID={uid}"))
 
@@ -51,12 +51,12 @@ def test_restart_reports_finished_code(make_runtime: Callable[..., PodRuntime], 
     pod = script_pod(uid, "")
     make_runtime().start(pod, script_sources("echo ran\nexit 3\n"), {})
     exit_record = records_dir(home, "jrm-node-a", uid) / "main" / "exit_code"
-    wait_until(exit_record.exists, what="the exit record")
+    wait_until(exit_record.exists, description="the exit record")
 
     second = make_runtime()
     second.start(pod, script_sources("echo ran\nexit 3\n"), {})
 
-    final = wait_until(terminated(second, uid), what="terminated state")[0]
+    final = wait_until(terminated(second, uid), description="terminated state")[0]
     assert (final.exit_code, final.reason) == (3, "Error")
     assert second.log_path(uid, "main").read_text() == "ran\n"
 
@@ -71,10 +71,10 @@ def test_lost_container_reported_unknown(make_runtime: Callable[..., PodRuntime]
     pgid = int((record / "pgid").read_text())
 
     os.kill(wrapper_pid, signal.SIGKILL)
-    wait_until(lambda: first.states(uid)[0].pgid and is_gone(wrapper_pid), what="the wrapper to die")
+    wait_until(lambda: first.states(uid)[0].pgid and is_gone(wrapper_pid), description="the wrapper to die")
     os.killpg(pgid, signal.SIGKILL)
 
-    final = wait_until(terminated(make_runtime(), uid), what="the lost state")[0]
+    final = wait_until(terminated(make_runtime(), uid), description="the lost state")[0]
     assert final.exit_code == 137
     assert final.reason == "Unknown"
     assert "without a recorded exit status" in (final.message or "")
@@ -87,14 +87,14 @@ def test_orphaned_group_member_keeps_container_running(runtime: PodRuntime,
     # The script's own process ends at once; the backgrounded sleep stays in its process group.
     runtime.start(script_pod(uid, ""), script_sources("nohup sleep 1000 >/dev/null 2>&1 &\nexit 0\n"), {})
     exit_record = runtime.log_path(uid, "main").with_name("exit_code")
-    wait_until(exit_record.exists, what="the leader's exit record")
+    wait_until(exit_record.exists, description="the leader's exit record")
     state = runtime.states(uid)[0]
     assert state.state == "running"
 
     pgid = state.pgid
     assert pgid is not None
     os.killpg(pgid, signal.SIGKILL)
-    final = wait_until(terminated(runtime, uid), what="the group to end")[0]
+    final = wait_until(terminated(runtime, uid), description="the group to end")[0]
     assert (final.exit_code, final.reason) == (0, "Completed")
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from jiriaf_fw.adapters import procfs
 from jiriaf_fw.services.agent.runtime import PodRuntime
 
-from .helpers import is_gone, make_pod, script_pod, script_sources, wait_until
+from .helpers import is_gone, make_pod, script_pod, script_sources, wait_until, wait_until_async
 
 
 def marked(uid: str) -> list[int]:
@@ -36,7 +36,7 @@ async def test_stop_kills_term_ignoring_group(runtime: PodRuntime, new_uid: Call
     uid = new_uid()
     script = 'trap "" TERM\necho ready\nsleep 1000\n'
     runtime.start(script_pod(uid, ""), script_sources(script), {})
-    wait_until(lambda: runtime.log_path(uid, "main").read_text() == "ready\n", what="trap installed")
+    wait_until(lambda: runtime.log_path(uid, "main").read_text() == "ready\n", description="trap installed")
 
     await runtime.stop(uid, grace_s=0.5)
 
@@ -60,8 +60,8 @@ async def test_stop_kills_setsid_escapee(runtime: PodRuntime, new_uid: Callable[
                 return pid
         return None
 
-    escaped_pid = wait_until(escapee, what="the setsid child")
-    members = wait_until(lambda: len(marked(uid)) == 4 and marked(uid), what="bash and three sleeps")
+    escaped_pid = wait_until(escapee, description="the setsid child")
+    members = wait_until(lambda: len(marked(uid)) == 4 and marked(uid), description="bash and three sleeps")
 
     await runtime.stop(uid, grace_s=5)
 
@@ -105,7 +105,7 @@ async def test_stop_unknown_pod_is_noop(runtime: PodRuntime) -> None:
 async def test_stop_after_completion_keeps_code(runtime: PodRuntime, new_uid: Callable[[], str]) -> None:
     uid = new_uid()
     runtime.start(script_pod(uid, ""), script_sources("exit 4\n"), {})
-    wait_until(lambda: runtime.states(uid)[0].state == "terminated", what="exit 4")
+    wait_until(lambda: runtime.states(uid)[0].state == "terminated", description="exit 4")
     await runtime.stop(uid, grace_s=1)
     final = runtime.states(uid)[0]
     assert (final.exit_code, final.reason) == (4, "Error")
@@ -115,7 +115,7 @@ async def test_forget_removes_records_and_dir(runtime: PodRuntime, home: Path,
                                               new_uid: Callable[[], str]) -> None:
     uid = new_uid()
     runtime.start(script_pod(uid, ""), script_sources("exit 0\n"), {})
-    wait_until(lambda: runtime.states(uid)[0].state == "terminated", what="exit")
+    wait_until(lambda: runtime.states(uid)[0].state == "terminated", description="exit")
     (home / "default" / "keep-me").mkdir()
 
     runtime.forget(uid, "default", "demo")
@@ -129,7 +129,7 @@ async def test_forget_removes_records_and_dir(runtime: PodRuntime, home: Path,
 async def test_forget_kills_leftovers(runtime: PodRuntime, new_uid: Callable[[], str]) -> None:
     uid = new_uid()
     runtime.start(make_pod(uid, [{"name": "main", "command": ["sleep", "1000"]}]), {}, {})
-    pids = wait_until(lambda: marked(uid), what="sleep")
+    pids = wait_until(lambda: marked(uid), description="sleep")
 
     runtime.forget(uid, "default", "demo")
 
@@ -140,9 +140,9 @@ async def test_forget_keeps_newer_same_name_pod(runtime: PodRuntime, home: Path,
                                                 new_uid: Callable[[], str]) -> None:
     old, new = new_uid(), new_uid()
     runtime.start(script_pod(old, ""), script_sources("exit 0\n"), {})
-    wait_until(lambda: runtime.states(old)[0].state == "terminated", what="old pod")
+    wait_until(lambda: runtime.states(old)[0].state == "terminated", description="old pod")
     runtime.start(script_pod(new, ""), script_sources("exit 0\n"), {})
-    wait_until(lambda: runtime.states(new)[0].state == "terminated", what="new pod")
+    wait_until(lambda: runtime.states(new)[0].state == "terminated", description="new pod")
 
     runtime.forget(old, "default", "demo")
 
@@ -168,6 +168,55 @@ def test_wrapper_forwards_term(runtime: PodRuntime, home: Path, new_uid: Callabl
     os.kill(wrapper_pid, signal.SIGTERM)
 
     final = wait_until(lambda: runtime.states(uid)[0].state == "terminated" and runtime.states(uid)[0],
-                       what="the container to end")
+                       description="the container to end")
     assert final.exit_code == 143
     assert final.reason == "Error"
+
+
+async def test_stop_during_threaded_start(runtime: PodRuntime, new_uid: Callable[[], str]) -> None:
+    uid = new_uid()
+    containers = [{"name": f"c{index}", "command": ["sleep", "1000"]} for index in range(4)]
+    starting = asyncio.create_task(asyncio.to_thread(runtime.start, make_pod(uid, containers), {}, {}))
+    await wait_until_async(lambda: uid in runtime.known_pod_uids(), description="the pod record")
+
+    await runtime.stop(uid, grace_s=5)
+    await starting
+
+    assert [state.exit_code for state in runtime.states(uid)] == [143] * 4
+    assert marked(uid) == []
+
+
+async def test_stop_before_start_prevents_start(runtime: PodRuntime, new_uid: Callable[[], str]) -> None:
+    uid = new_uid()
+    await runtime.stop(uid, grace_s=1)
+
+    runtime.start(make_pod(uid, [{"name": "main", "command": ["sleep", "1000"]}]), {}, {})
+
+    assert runtime.states(uid) == []
+    assert marked(uid) == []
+
+
+async def test_agent_signal_state_not_inherited(runtime: PodRuntime, new_uid: Callable[[], str]) -> None:
+    uid = new_uid()
+    # An agent started under nohup, or by a shell that ignores or blocks signals, passes that on to exec'd
+    # children unless the wrapper resets it.
+    previous_term = signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    previous_usr1 = signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        runtime.start(make_pod(uid, [{"name": "main", "command": ["sleep", "1000"]}]), {}, {})
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        signal.signal(signal.SIGUSR1, previous_usr1)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+    pgid = runtime.states(uid)[0].pgid
+    status = Path(f"/proc/{pgid}/status").read_text()
+    ignored = int(next(line for line in status.splitlines() if line.startswith("SigIgn:")).split()[1], 16)
+    blocked = int(next(line for line in status.splitlines() if line.startswith("SigBlk:")).split()[1], 16)
+
+    await runtime.stop(uid, grace_s=20)
+
+    assert ignored & (1 << (signal.SIGTERM - 1)) == 0
+    assert ignored & (1 << (signal.SIGUSR1 - 1)) == 0
+    assert blocked & (1 << (signal.SIGINT - 1)) == 0
+    assert runtime.states(uid)[0].exit_code == 143

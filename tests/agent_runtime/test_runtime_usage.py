@@ -18,10 +18,10 @@ async def test_usage_counts_child_cpu(runtime: PodRuntime, new_uid: Callable[[],
     command = ["bash", "-c", "while :; do :; done & sleep 600"]
     runtime.start(make_pod(uid, [{"name": "main", "command": command}]), {}, {})
     try:
-        first = wait_until(lambda: runtime.usage(uid).get("main"), what="a first sample")
+        first = wait_until(lambda: runtime.usage(uid).get("main"), description="a first sample")
         # The busy loop runs in a child of bash, not in the group leader.
         second = wait_until(lambda: (u := runtime.usage(uid)["main"]).cpu_ns >= first.cpu_ns + 200_000_000 and u,
-                            what="CPU time to grow by 0.2 s")
+                            description="CPU time to grow by 0.2 s")
         assert second.working_set_bytes > 0
         assert second.pgid == runtime.states(uid)[0].pgid
         assert second.start_time == runtime.states(uid)[0].started_at
@@ -36,7 +36,7 @@ async def test_usage_includes_reaped_children(runtime: PodRuntime, new_uid: Call
     script = "timeout 1 bash -c 'while :; do :; done'\necho burned\nsleep 600\n"
     runtime.start(script_pod(uid, ""), script_sources(script), {})
     try:
-        wait_until(lambda: runtime.log_path(uid, "main").read_text() == "burned\n", what="the busy child")
+        wait_until(lambda: runtime.log_path(uid, "main").read_text() == "burned\n", description="the busy child")
         sample = runtime.usage(uid)["main"]
         assert sample.cpu_ns >= 300_000_000
         assert sample.working_set_bytes > 0
@@ -52,11 +52,11 @@ async def test_usage_never_decreases(runtime: PodRuntime, home: Path, new_uid: C
     runtime.start(script_pod(uid, ""), script_sources(script), {})
     try:
         high = wait_until(lambda: (u := runtime.usage(uid).get("main")) and u.cpu_ns >= 300_000_000 and u,
-                          what="the burner to show up")
+                          description="the burner to show up")
         subshell = int((home / "default" / "demo" / "containers" / "main" / "subshell.pid").read_text())
         os.kill(subshell, signal.SIGKILL)
         wait_until(lambda: (raw := processes.ProcessTable().usage(high.pgid)) and raw.cpu_ns < high.cpu_ns,
-                   what="the raw sum to drop")
+                   description="the raw sum to drop")
 
         later = runtime.usage(uid)["main"]
 
@@ -72,10 +72,10 @@ async def test_usage_follows_rewritten_pgid_file(runtime: PodRuntime, home: Path
     script = 'setsid sleep 600 &\necho $! > "$HOME/default/demo/containers/main/pgid"\necho rewrote\nsleep 600\n'
     runtime.start(script_pod(uid, ""), script_sources(script), {})
     try:
-        wait_until(lambda: runtime.log_path(uid, "main").read_text() == "rewrote\n", what="the rewrite")
+        wait_until(lambda: runtime.log_path(uid, "main").read_text() == "rewrote\n", description="the rewrite")
         user_pgid = int((home / "default" / "demo" / "containers" / "main" / "pgid").read_text())
         sample = wait_until(lambda: (u := runtime.usage(uid).get("main")) and u.pgid == user_pgid and u,
-                            what="usage of the rewritten group")
+                            description="usage of the rewritten group")
         assert sample.pgid != runtime.states(uid)[0].pgid
         assert sample.working_set_bytes > 0
     finally:

@@ -48,7 +48,7 @@ def test_config_map_and_secret_files(runtime: PodRuntime, home: Path, new_uid: C
     # The pod-level copies keep the original agent's layout.
     assert (home / "default" / "demo" / "configmaps" / "cfg" / "keys.txt").is_file()
     assert (home / "default" / "demo" / "secrets" / "tls" / "tls.crt").is_file()
-    wait_until(terminated(runtime, uid), what="true")
+    wait_until(terminated(runtime, uid), description="true")
 
 
 def test_empty_dir_shared_between_containers(runtime: PodRuntime, home: Path,
@@ -62,7 +62,7 @@ def test_empty_dir_shared_between_containers(runtime: PodRuntime, home: Path,
               "volumeMounts": [{"name": "work", "mountPath": "/data"}]}
     runtime.start(make_pod(uid, [writer, reader], [{"name": "work", "emptyDir": {}}]), {}, {})
 
-    states = wait_until(terminated(runtime, uid), what="both containers")
+    states = wait_until(terminated(runtime, uid), description="both containers")
     assert [state.exit_code for state in states] == [0, 0]
     assert runtime.log_path(uid, "reader").read_text() == "hi\n"
     shared = home / "default" / "demo" / "emptydirs" / "work"
@@ -81,7 +81,7 @@ def test_host_path_linked(runtime: PodRuntime, home: Path, tmp_path: Path, new_u
 
     runtime.start(make_pod(uid, [container], volumes), {}, {})
 
-    wait_until(terminated(runtime, uid), what="cat")
+    wait_until(terminated(runtime, uid), description="cat")
     assert runtime.log_path(uid, "main").read_text() == "from the host\n"
 
 
@@ -91,7 +91,7 @@ def test_sub_path_file_mount(runtime: PodRuntime, home: Path, new_uid: Callable[
                  "volumeMounts": [{"name": "cfg", "mountPath": "/etc/app.conf", "subPath": "app.conf"}]}
     runtime.start(make_pod(uid, [container], [{"name": "cfg", "configMap": {"name": "cfg"}}]),
                   {"cfg": {"app.conf": b"x=1\n", "other": b""}}, {})
-    wait_until(terminated(runtime, uid), what="cat")
+    wait_until(terminated(runtime, uid), description="cat")
     assert runtime.log_path(uid, "main").read_text() == "x=1\n"
 
 
@@ -113,7 +113,7 @@ def test_missing_config_map_then_retry(runtime: PodRuntime, new_uid: Callable[[]
 
     runtime.start(pod, {"cfg": {"a": b"now\n"}}, {})
 
-    wait_until(terminated(runtime, uid), what="cat")
+    wait_until(terminated(runtime, uid), description="cat")
     assert runtime.log_path(uid, "main").read_text() == "now\n"
 
 
@@ -151,4 +151,4 @@ def test_projected_without_content_mounted_empty(runtime: PodRuntime, home: Path
     mount = home / "default" / "demo" / "containers" / "main" / "var/run/secrets/kubernetes.io/serviceaccount"
     assert mount.is_dir()
     assert list(mount.iterdir()) == []
-    wait_until(terminated(runtime, uid), what="true")
+    wait_until(terminated(runtime, uid), description="true")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -79,9 +80,38 @@ def node_ready(node: Any) -> bool:
     return any(condition.type == "Ready" and condition.status == "True" for condition in conditions)
 
 
+def free_port_run(count: int) -> int:
+    """Return the first of `count` consecutive TCP ports that are free on this machine right now.
+
+    Each test has its own launchpad, whose port registry starts from the same range, so tests that ran
+    before (or in parallel) could hold the default ports; a run the kernel just handed out is unlikely to.
+    """
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("", 0))
+            first = probe.getsockname()[1]
+        if first + count > 65535:
+            continue
+        try:
+            sockets = []
+            for port in range(first, first + count):
+                held = socket.socket()
+                sockets.append(held)
+                held.bind(("", port))
+        except OSError:
+            continue
+        finally:
+            for held in sockets:
+                held.close()
+        return first
+    raise AssertionError(f"found no {count} consecutive free ports")
+
+
 def write_site_config(path: Path, *, nodes: int, kubeconfig: Path, work_root: Path, nodename: str,
                       site: str, walltime: str = "00:10:00") -> Path:
     """Write a local site config like examples/local.yaml, pointing at the test's API server and folders."""
+    # One kubelet port and one custom-metrics port per node, all in one free run.
+    first_port = free_port_run(2 * nodes)
     config = {
         "slurm": {"nodes": nodes, "walltime": walltime, "partition": "debug"},
         "jrm": {
@@ -91,6 +121,8 @@ def write_site_config(path: Path, *, nodes: int, kubeconfig: Path, work_root: Pa
             "vkubelet_pod_ips": "127.0.0.1",
             "custom_metrics_ports": [2221],
             "work_root": str(work_root),
+            "kubelet_port_range": f"{first_port}-{first_port + nodes - 1}",
+            "metrics_port_range": f"{first_port + nodes}-{first_port + 2 * nodes - 1}",
         },
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -23,5 +23,5 @@ def settings(store_path: Path) -> LaunchpadSettings:
 
 def pytest_configure(config: pytest.Config) -> None:
     # FireWorks looks up task classes by importing every module of fireworks.user_objects, its own test
-    # modules included, and those use an unregistered `mongodb` mark; registering it silences the warning.
+    # modules included. Those use an unregistered `mongodb` mark, so registering it silences the warning.
     config.addinivalue_line("markers", "mongodb: used by FireWorks' own test modules")

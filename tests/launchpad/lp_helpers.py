@@ -11,6 +11,8 @@ from typing import Any
 
 from fireworks import Firework, ScriptTask
 
+from jiriaf_fw.adapters.launchpad import LaunchpadSettings, open_launchpad
+
 WORKER = Path(__file__).with_name("lp_worker.py")
 DEADLINE_S = 120.0
 RLAUNCH_OFFLINE = [sys.executable, "-m", "fireworks.scripts.rlaunch_run", "singleshot", "--offline"]
@@ -37,6 +39,12 @@ def clean_env(tmp_path: Path) -> dict[str, str]:
     user_home.mkdir(exist_ok=True)
     env["HOME"] = str(user_home)
     return env
+
+
+def open_and_close(settings: LaunchpadSettings) -> None:
+    """Open the launchpad and close it at once: initialises a new store, raises what opening raises."""
+    with open_launchpad(settings):
+        pass
 
 
 def worker_argv(*args: str | Path) -> list[str]:

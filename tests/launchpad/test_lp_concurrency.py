@@ -6,7 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from lp_helpers import DEADLINE_S, clean_env, wait_for, worker_argv
+from lp_helpers import DEADLINE_S, clean_env, open_and_close, wait_for, worker_argv
 
 from jiriaf_fw.adapters.launchpad import LaunchpadSettings, list_pilots, open_launchpad, ports_in_use
 from jiriaf_fw.adapters.launchpad.store import locked_store
@@ -16,8 +16,7 @@ ROUNDS = 3
 
 
 def test_concurrent_writers_lose_nothing(settings: LaunchpadSettings, store_path: Path, tmp_path: Path) -> None:
-    with open_launchpad(settings):
-        pass
+    open_and_close(settings)
     start_file, stop_file = tmp_path / "start", tmp_path / "stop"
     env = clean_env(tmp_path)
     writers = [
@@ -66,8 +65,7 @@ def test_concurrent_writers_lose_nothing(settings: LaunchpadSettings, store_path
 
 def test_writer_waits_for_lock(settings: LaunchpadSettings, store_path: Path, tmp_path: Path) -> None:
     """A writer started while the lock is held waits, and stores its pilot once the lock is released."""
-    with open_launchpad(settings):
-        pass
+    open_and_close(settings)
     original = store_path.read_bytes()
     start_file, log_file = tmp_path / "start", tmp_path / "writer.log"
     start_file.touch()

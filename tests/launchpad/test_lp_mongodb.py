@@ -14,7 +14,7 @@ import mongomock
 import mongomock.gridfs
 import pytest
 import yaml
-from lp_helpers import pilot_firework
+from lp_helpers import open_and_close, pilot_firework
 from mongomock.store import ServerStore
 
 from jiriaf_fw.adapters.launchpad import (
@@ -154,8 +154,7 @@ def test_mongomock_config_rejected(
 ) -> None:
     monkeypatch.setattr(fireworks.fw_config, "MONGOMOCK_SERVERSTORE_FILE", "/tmp/other.json")
     with pytest.raises(LaunchpadConfigError, match="MONGOMOCK_SERVERSTORE_FILE"):
-        with open_launchpad(mongo_settings):
-            pass
+        open_and_close(mongo_settings)
     assert server.calls == []
 
 
@@ -174,8 +173,7 @@ def test_invalid_launchpad_file(tmp_path: Path, content: str | None, problem: st
     if content is not None:
         path.write_text(content)
     with pytest.raises(LaunchpadConfigError, match=problem) as caught:
-        with open_launchpad(LaunchpadSettings.mongodb(path)):
-            pass
+        open_and_close(LaunchpadSettings.mongodb(path))
     assert str(path) in str(caught.value)
     assert "\n" not in str(caught.value)
     assert caught.value.exit_code == 2
@@ -201,7 +199,6 @@ def test_unreachable_server(tmp_path: Path, refused_port: int) -> None:
               "mongoclient_kwargs": {"serverSelectionTimeoutMS": 300}}
     path.write_text(yaml.safe_dump(config))
     with pytest.raises(LaunchpadDatabaseError, match="ServerSelectionTimeoutError") as caught:
-        with open_launchpad(LaunchpadSettings.mongodb(path)):
-            pass
+        open_and_close(LaunchpadSettings.mongodb(path))
     assert str(path) in str(caught.value)
     assert PASSWORD not in str(caught.value)

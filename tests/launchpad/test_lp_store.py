@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from fireworks import LaunchPad
-from lp_helpers import DEADLINE_S, clean_env, pilot_firework, wait_for, worker_argv
+from lp_helpers import DEADLINE_S, clean_env, open_and_close, pilot_firework, wait_for, worker_argv
 
 from jiriaf_fw.adapters.launchpad import (
     LaunchpadLockTimeoutError,
@@ -184,10 +184,8 @@ def test_invalid_store_rejected(settings: LaunchpadSettings, store_path: Path, c
 def test_lock_timeout_names_lock_file(store_path: Path) -> None:
     impatient = LaunchpadSettings.embedded(store_path, lock_timeout_s=0.2)
     store_path.parent.mkdir(parents=True)
-    with locked_store(store_path, timeout_s=5):
-        with pytest.raises(LaunchpadLockTimeoutError, match=r"launchpad\.json\.lock"):
-            with open_launchpad(impatient):
-                pass
+    with locked_store(store_path, timeout_s=5), pytest.raises(LaunchpadLockTimeoutError, match=r"launchpad\.json\.lock"):
+        open_and_close(impatient)
 
 
 def test_launchpad_attributes_match_fireworks(store_path: Path) -> None:

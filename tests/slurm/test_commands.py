@@ -131,9 +131,12 @@ def test_local_runner_raises_like_run() -> None:
     assert caught.value.returncode == 1
 
 
-@pytest.mark.parametrize("argv", [[], "ls -l", ["echo", "nul\0byte"], ["echo", 3]])
-def test_invalid_argv_rejected(argv: object) -> None:
-    with pytest.raises(ValueError, match="argv"):
+@pytest.mark.parametrize(
+    ("argv", "error"),
+    [([], ValueError), (["echo", "nul\0byte"], ValueError), ("ls -l", TypeError), (["echo", 3], TypeError)],
+)
+def test_invalid_argv_rejected(argv: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="argv"):
         run(argv)  # type: ignore[arg-type]  # invalid on purpose
 
 

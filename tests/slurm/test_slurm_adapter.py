@@ -95,7 +95,7 @@ def test_query_single_unknown_id_exit_1_is_gone() -> None:
     assert slurm.query_jobs(["99999"], runner=runner)["99999"].state == "GONE"
 
 
-def test_query_several_ids_exit_1_asks_one_by_one() -> None:
+def test_query_several_ids_exit_1_retries() -> None:
     invalid = (1, "", "slurm_load_jobs error: Invalid job id specified\n")
     runner = ScriptedRunner([invalid, (0, "4|RUNNING|1:00|n1|None|a\n", ""), invalid])
     jobs = slurm.query_jobs(["4", "5"], runner=runner)

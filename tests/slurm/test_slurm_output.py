@@ -41,6 +41,7 @@ SQUEUE_LINES = [
     ("12_3|RUNNING|9:28|n1|None|array", "12_3", "RUNNING", SlurmDuration.limited(568), ("n1",), "None",
      "array"),
     ("13|RUNNING|NOT_SET|n1|None|x", "13", "RUNNING", UNKNOWN, ("n1",), "None", "x"),
+    ("14|RUNNING|INVALID|n1|None|x", "14", "RUNNING", UNKNOWN, ("n1",), "None", "x"),
 ]
 
 
@@ -60,7 +61,7 @@ def test_squeue_line_fields(line: str, job_id: str, state: str, time_left: Slurm
     assert job.name == name
 
 
-def test_squeue_line_keeps_time_left_text_of_ended_job() -> None:
+def test_squeue_ended_job_time_left_text() -> None:
     job = parse_squeue_line("1|CANCELLED|1:56|n1|None|wrap")
     assert job.time_left_text == "1:56"
     assert job.ended
@@ -114,24 +115,42 @@ def test_sbatch_parsable_rejected(stdout: str) -> None:
 
 # stderr of failed Slurm commands, and the one line made of it.
 ERROR_OUTPUTS = [
-    ("sbatch: error: invalid partition specified: nope\n"
-     "sbatch: error: Batch job submission failed: Invalid partition name specified\n",
-     "invalid partition specified: nope; Batch job submission failed: Invalid partition name specified"),
+    (
+        (
+            "sbatch: error: invalid partition specified: nope\n"
+            "sbatch: error: Batch job submission failed: Invalid partition name specified\n"
+        ),
+        "invalid partition specified: nope; Batch job submission failed: Invalid partition name specified",
+    ),
     ("sbatch: error: Unable to open file /tmp/jx/missing.sh\n", "Unable to open file /tmp/jx/missing.sh"),
     ("sbatch: error: Invalid --time specification\n", "Invalid --time specification"),
-    ("sbatch: error: This does not look like a batch script.  The first\n"
-     "sbatch: error: line must start with #! followed by the path to an interpreter.\n"
-     "sbatch: error: For instance: #!/bin/sh\n",
-     "This does not look like a batch script. The first line must start with #! followed by the path to "
-     "an interpreter.; For instance: #!/bin/sh"),
-    ("sbatch: error: Memory specification can not be satisfied\n"
-     "sbatch: error: Batch job submission failed: Requested node configuration is not available\n",
-     "Memory specification can not be satisfied; "
-     "Batch job submission failed: Requested node configuration is not available"),
+    (
+        (
+            "sbatch: error: This does not look like a batch script.  The first\n"
+            "sbatch: error: line must start with #! followed by the path to an interpreter.\n"
+            "sbatch: error: For instance: #!/bin/sh\n"
+        ),
+        (
+            "This does not look like a batch script. The first line must start with #! followed by the "
+            "path to an interpreter.; For instance: #!/bin/sh"
+        ),
+    ),
+    (
+        (
+            "sbatch: error: Memory specification can not be satisfied\n"
+            "sbatch: error: Batch job submission failed: Requested node configuration is not available\n"
+        ),
+        (
+            "Memory specification can not be satisfied; "
+            "Batch job submission failed: Requested node configuration is not available"
+        ),
+    ),
     ("sbatch: error: Batch job submission failed: Unable to contact slurm controller (connect failure)\n",
      "Batch job submission failed: Unable to contact slurm controller (connect failure)"),
-    ("sbatch: error: ClusterName needs to be specified\nsbatch: fatal: Unable to process configuration file\n",
-     "ClusterName needs to be specified; Unable to process configuration file"),
+    (
+        "sbatch: error: ClusterName needs to be specified\nsbatch: fatal: Unable to process configuration file\n",
+        "ClusterName needs to be specified; Unable to process configuration file",
+    ),
     ("slurm_load_jobs error: Invalid job id specified\n", "Invalid job id specified"),
     ("slurm_load_jobs error: Unable to contact slurm controller (connect failure)\n",
      "Unable to contact slurm controller (connect failure)"),

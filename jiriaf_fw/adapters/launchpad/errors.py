@@ -50,7 +50,7 @@ def translate_errors(what: str, where: str) -> Iterator[None]:
     """Re-raise pymongo, mongomock and FireWorks exceptions from the block as `LaunchpadError`s.
 
     `what` names the operation ("add workflow 'x'") and `where` the launchpad (the store path or the
-    launchpad file), so the one-line message says what failed on which launchpad. FireWorks reports many
+    launchpad file), so the one-line message names what failed and on which launchpad. FireWorks reports many
     failures as plain ValueError, RuntimeError or KeyError, so those are translated too; errors that are
     already `JiriafError`s pass through unchanged.
     """

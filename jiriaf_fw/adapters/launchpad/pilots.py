@@ -1,6 +1,6 @@
 """Pilot workflows on the launchpad: add, list, reserve for an offline rocket, recover, mark lost, delete.
 
-A pilot is a Workflow with one Firework whose spec holds a `jiriaf` mapping (site, node names, ports, ...).
+A pilot is a Workflow with one Firework whose spec contains a `jiriaf` mapping (site, node names, ports, ...).
 Its rocket runs offline inside the Slurm job (`rlaunch singleshot --offline`), so the launchpad learns the
 outcome only from the launch directory's `FW_offline.json`, through `recover_offline_runs`.
 """
@@ -87,6 +87,8 @@ def add_pilot_workflow(
         raise ValueError(f"workflow name must be a non-empty string, got {name!r}")
     launchpad = session.lp
     with translate_errors(f"add workflow {name!r}", session.location):
+        # NOTE: on MongoDB this check and the insert are separate steps, so two clients adding the same name
+        # at the same moment can both succeed. The pilot service adds a random suffix to each name.
         if launchpad.workflows.find_one({"name": name}, {"_id": 1}) is not None:
             raise PilotConflictError(
                 f"a workflow named {name!r} exists on launchpad {session.location}; choose another name"
@@ -132,7 +134,7 @@ def _pilot_records(session: LaunchpadSession, query: dict[str, Any]) -> list[Pil
             fw_id=doc["fw_id"],
             name=names.get(doc["fw_id"], ""),
             state=doc["state"],
-            jiriaf=dict(doc["spec"][JIRIAF_SPEC_KEY]),
+            jiriaf=dict(doc["spec"].get(JIRIAF_SPEC_KEY) or {}),
             launches=tuple(launches[lid] for lid in doc.get("launches", []) if lid in launches),
         )
         for doc in fw_docs
@@ -252,8 +254,8 @@ def _recover_one(session: LaunchpadSession, launch_id: int) -> int | None:
 def _rocket_has_started(offline_file: Path, fw_id: int) -> bool:
     """Tell whether the rocket wrote its start or its outcome into `FW_offline.json`.
 
-    FireWorks' `recover_offline` marks the Firework RUNNING even when the file holds only the launch id, that
-    is while the Slurm job is still queued; skipping such files keeps a queued pilot RESERVED.
+    FireWorks' `recover_offline` marks the Firework RUNNING even when the file contains only the launch id,
+    which is the case while the Slurm job is still queued. Skipping such files keeps a queued pilot RESERVED.
     """
     try:
         content = loadfn(str(offline_file))

@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PORTS_COLLECTION = "jiriaf_ports"
-# Only concurrent MongoDB clients can collide on a port; each collision means another client just reserved
-# ports, so a few fresh attempts are enough unless the range is nearly full.
+# Only concurrent MongoDB clients can collide on a port. Each collision means that another client has just
+# reserved ports, so a few fresh attempts are enough unless the range is nearly full.
 _MAX_ATTEMPTS = 5
 
 

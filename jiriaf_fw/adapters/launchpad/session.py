@@ -1,14 +1,14 @@
 """Opening a launchpad for one operation: the embedded store under its lock, or a MongoDB server.
 
 How the embedded store reaches FireWorks: FireWorks' `LaunchPad.__init__` builds its client from
-`fireworks.fw_config.MongoClient`, a class chosen once when FireWorks is imported (mongomock-persistence's
-client when `MONGOMOCK_SERVERSTORE_FILE` is configured, pymongo's otherwise), and mongomock-persistence reads
-the store file named by the process-global `$MONGOMOCK_SERVERSTORE_FILE` and writes it back, unlocked, at
-interpreter exit. Neither can be pointed at a file per operation. So each embedded session builds its own
-in-memory mongomock client (`store.load_client`, whose server store mongomock-persistence cannot touch), and
-`_DatabaseLaunchPad` wraps that client's database in a FireWorks `LaunchPad` without calling
-`LaunchPad.__init__`. Saving is ours alone: `store.write_atomically`, under the lock, before the lock is
-released. No environment variable is read or set for this.
+`fireworks.fw_config.MongoClient`, a class chosen once when FireWorks is imported. That class is
+mongomock-persistence's client when `MONGOMOCK_SERVERSTORE_FILE` is configured, and pymongo's otherwise.
+mongomock-persistence reads the file named by the process-global `$MONGOMOCK_SERVERSTORE_FILE` and writes it
+back, unlocked, at interpreter exit. Neither can be pointed at a file per operation. So each embedded
+session builds its own in-memory mongomock client (`store.load_client`, whose server store
+mongomock-persistence cannot touch), and `_DatabaseLaunchPad` wraps that client's database in a FireWorks
+`LaunchPad` without calling `LaunchPad.__init__`. Only `store.write_atomically` writes the file, under the
+lock and before the lock is released. No environment variable is read or set for this.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ class _DatabaseLaunchPad(LaunchPad):
 
     It sets the attributes that `LaunchPad.__init__` of FireWorks 2.1.4 sets, around the given database
     instead of a client of FireWorks' choosing (see the module docstring). GridFS is off (`gridfs_fallback`
-    None): it only holds launch documents over MongoDB's 16 MB limit, and enabling it for mongomock patches
-    the `gridfs` module for the whole process. A test compares these attributes with a real LaunchPad's.
+    None) because it only stores launch documents over MongoDB's 16 MB limit, and enabling it for mongomock
+    patches the `gridfs` module for the whole process. A test compares these attributes with a real LaunchPad's.
     """
 
     def __init__(self, database: MongomockDatabase) -> None:
@@ -123,10 +123,10 @@ class LaunchpadSession:
 def open_launchpad(settings: LaunchpadSettings) -> Iterator[LaunchpadSession]:
     """Open the launchpad of `settings` for one operation and yield a session.
 
-    Embedded store: takes the exclusive lock beside the store file (waiting up to `settings.lock_timeout_s`),
-    loads the file (or initialises an empty launchpad with FireWorks' `reset` when the file does not exist),
-    re-creates FireWorks' indexes and the port index, yields, and, when the block ends without an exception,
-    saves the store atomically before releasing the lock. When the block raises, nothing is saved and the file
+    Embedded store: takes the exclusive lock beside the store file (waiting up to `settings.lock_timeout_s`)
+    and loads the file. When the file does not exist, FireWorks' `reset` initialises an empty launchpad.
+    FireWorks' indexes and the port index are re-created, the session is yielded, and when the block ends
+    without an exception the store is saved atomically before the lock is released. When the block raises, nothing is saved and the file
     keeps its previous bytes. The lock is held for the whole block, so keep blocks short: never wait for Slurm
     or a process inside one.
 
@@ -147,9 +147,9 @@ def open_launchpad(settings: LaunchpadSettings) -> Iterator[LaunchpadSession]:
 def _import_noisy_fireworks_modules() -> None:
     """Import the FireWorks modules that write to stdout on import, with stdout captured.
 
-    FireWorks 2.1.4 finds a task class by importing every module of `fireworks.user_objects`; its PBS NEWT
+    FireWorks 2.1.4 finds a task class by importing every module of `fireworks.user_objects`. Its PBS NEWT
     adapter logs "install the fireworks[newt] extra or the requests package" to stdout when `requests` is not
-    installed, which would corrupt the CLI's JSON output. The text goes to the debug log instead.
+    installed, which would corrupt the CLI's JSON output, so the text goes to the debug log instead.
     """
     with redirect_stdout(io.StringIO()) as printed:
         importlib.import_module("fireworks.user_objects.queue_adapters.pbs_newt_adapter")
@@ -184,7 +184,7 @@ def _prepare_embedded(launchpad: LaunchPad, settings: LaunchpadSettings, created
         return
     if launchpad.fireworks.find_one({}) is not None or launchpad.workflows.find_one({}) is not None:
         raise LaunchpadError(
-            f"launchpad store {settings.location} holds Fireworks but no fw_id_assigner document, so new "
+            f"launchpad store {settings.location} contains Fireworks but no fw_id_assigner document, so new "
             "Firework ids would clash; restore the store from a backup or move it away"
         )
     launchpad.reset("", require_password=False)
@@ -236,7 +236,7 @@ def _prepare_mongodb(launchpad: LaunchPad, settings: LaunchpadSettings) -> None:
         return
     if launchpad.fireworks.find_one({}) is not None:
         raise LaunchpadError(
-            f"database {launchpad.name!r} of {settings.location} holds Fireworks but no fw_id_assigner "
+            f"database {launchpad.name!r} of {settings.location} contains Fireworks but no fw_id_assigner "
             "document, so new Firework ids would clash; repair it with FireWorks' `lpad` tools"
         )
     try:

@@ -1,4 +1,4 @@
-"""Where the launchpad lives (embedded store file or MongoDB launchpad file), and how to show it safely."""
+"""Launchpad settings (an embedded store file or a MongoDB launchpad file) and a summary safe to print."""
 
 from __future__ import annotations
 

@@ -60,6 +60,8 @@ def locked_store(store_path: Path, timeout_s: float) -> Iterator[None]:
     Polls a non-blocking `flock` until `timeout_s` has passed, then raises LaunchpadLockTimeoutError. The
     kernel releases the lock when the holder exits or is killed, so a crashed process never leaves it held.
     """
+    # NOTE: tested on a local file system only. Linux emulates flock with POSIX locks on NFS, so a store
+    # shared by several hosts depends on the NFS server's lock support.
     lock_path = lock_path_for(store_path)
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
@@ -162,7 +164,7 @@ def dump_client(client: mongomock.MongoClient) -> bytes:
 def write_atomically(store_path: Path, data: bytes) -> None:
     """Replace the store file with `data`: temporary file in the same folder, fsync, rename, fsync the folder.
 
-    A reader, or a process that is killed at any point, sees either the old file or the new one, never a
+    A reader, or a process that is killed at any point, finds either the old file or the new one, never a
     partial file. A killed writer can leave a temporary file behind; `remove_stale_temp_files` deletes it.
     """
     folder = store_path.parent

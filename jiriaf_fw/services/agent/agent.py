@@ -3,13 +3,14 @@
 Ladder, at the deadline, on SIGTERM/SIGINT (`request_stop`), or when a root task dies: stop watching for
 new pods, set Ready=False and mark the Node unschedulable, stop every pod's processes within
 `drain_timeout_s`, report the pods still present as Failed so their controllers replace them, stop the
-Lease and the status reporter, close the kubelet API. The Node object stays; whoever launched the agent
-deletes it by name.
+Lease and the status reporter, close the kubelet API. The Node object stays, because the launcher (the
+`jiriaf-fw` CLI) deletes Nodes by name.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import Mapping
@@ -18,20 +19,27 @@ from dataclasses import dataclass
 from lightkube import AsyncClient
 
 from jiriaf_fw.adapters import kube
-from jiriaf_fw.core.kube_objects import PodFailure
+from jiriaf_fw.core.kube_pod_status import PodFailure
 from jiriaf_fw.services.agent.kubelet_server import KubeletServer, server_ssl_context
 from jiriaf_fw.services.agent.node import NodeAgent, measure_node_facts
 from jiriaf_fw.services.agent.pods import PodReconciler
 from jiriaf_fw.services.agent.runtime import PodRuntime
 from jiriaf_fw.services.agent.settings import AgentSettings
 from jiriaf_fw.services.agent.stats import UsageSampler
-from jiriaf_fw.services.agent.supervisor import Supervisor
+from jiriaf_fw.services.agent.supervisor import Backoff, FailureLog, Supervisor
 from jiriaf_fw.services.agent.walltime import Clock, SqueueTimeLeft, SystemClock, Walltime, squeue_time_left
 
 logger = logging.getLogger(__name__)
 
 # Root tasks that take in new work; they stop first.
 _INTAKE_TASKS = ("pod-watch", "pod-monitor")
+
+
+def _is_transient(error: kube.KubeError) -> bool:
+    if isinstance(error, kube.KubeUnavailable):
+        return True
+    code = error.status_code
+    return code is None or code >= 500 or code == 429
 
 
 @dataclass(frozen=True)
@@ -43,9 +51,12 @@ class StopReason:
     message: str
 
 
-WALLTIME_EXPIRED = StopReason("WalltimeExpired", "NodeWalltimeExpired",
-                              "the node reached its walltime; its pods were stopped")
-STOPPING = StopReason("AgentStopping", "NodeShutdown", "the node agent was asked to stop; its pods were stopped")
+WALLTIME_EXPIRED = StopReason(
+    "WalltimeExpired", "NodeWalltimeExpired", "the node reached its walltime; its pods were stopped"
+)
+STOPPING = StopReason(
+    "AgentStopping", "NodeShutdown", "the node agent was asked to stop; its pods were stopped"
+)
 TASK_FAILED = StopReason("AgentFailed", "NodeShutdown", "the node agent failed; its pods were stopped")
 
 
@@ -56,8 +67,14 @@ class Agent:
     (the agent's own environment by default).
     """
 
-    def __init__(self, settings: AgentSettings, *, clock: Clock | None = None,
-                 squeue: SqueueTimeLeft = squeue_time_left, base_env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        clock: Clock | None = None,
+        squeue: SqueueTimeLeft = squeue_time_left,
+        base_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self._squeue = squeue
@@ -85,9 +102,14 @@ class Agent:
         Raises `JiriafError` subclasses when start-up fails (bad kubeconfig, port taken, Node rejected).
         """
         tuning = self.settings.tuning
-        walltime = Walltime(clock=self.clock, walltime_s=self.settings.walltime_s,
-                            slurm_job_id=self.settings.slurm_job_id, squeue=self._squeue,
-                            margin_s=tuning.slurm_margin_s, poll_interval_s=tuning.slurm_poll_interval_s)
+        walltime = Walltime(
+            clock=self.clock,
+            walltime_s=self.settings.walltime_s,
+            slurm_job_id=self.settings.slurm_job_id,
+            squeue=self._squeue,
+            margin_s=tuning.slurm_margin_s,
+            poll_interval_s=tuning.slurm_poll_interval_s,
+        )
         await walltime.refresh()
         client = kube.open_client(self.settings.kubeconfig)
         try:
@@ -98,32 +120,75 @@ class Agent:
     async def _run_with(self, client: AsyncClient, walltime: Walltime) -> int:
         settings, tuning = self.settings, self.settings.tuning
         facts = measure_node_facts(settings)
-        runtime = PodRuntime(home=settings.home, nodename=settings.nodename, pod_ip=settings.pod_ip,
-                             base_env=self._base_env)
+        runtime = PodRuntime(
+            home=settings.home, nodename=settings.nodename, pod_ip=settings.pod_ip, base_env=self._base_env
+        )
         node = NodeAgent(client, facts, walltime, self.clock, tuning)
         self.reconciler = PodReconciler(
-            client, runtime, home=settings.home, nodename=settings.nodename, pod_ip=settings.pod_ip,
+            client,
+            runtime,
+            home=settings.home,
+            nodename=settings.nodename,
+            pod_ip=settings.pod_ip,
             allocatable={"cpu": str(facts.cpu_count), "memory": f"{facts.memory_ki}Ki"},
-            clock=self.clock, tuning=tuning,
+            clock=self.clock,
+            tuning=tuning,
         )
         context = server_ssl_context(settings.tls_cert, settings.tls_key, settings.pod_ip, settings.nodename)
         self.server = KubeletServer(
-            nodename=settings.nodename, reconciler=self.reconciler, runtime=runtime,
-            sampler=UsageSampler(runtime, self.reconciler, self.clock), ssl_context=context,
-            bind_address=settings.bind_address, port=settings.kubelet_port,
+            nodename=settings.nodename,
+            reconciler=self.reconciler,
+            runtime=runtime,
+            sampler=UsageSampler(runtime, self.reconciler, self.clock),
+            ssl_context=context,
+            bind_address=settings.bind_address,
+            port=settings.kubelet_port,
         )
         await self.server.start()
         try:
-            await node.register()
+            registered = await self._register(node)
         except BaseException:
             await self.server.close()
             raise
+        if not registered:
+            await self.server.close()
+            logger.info("stopped before node %s was registered", settings.nodename)
+            return 0
         self._spawn_root_tasks(node, walltime)
-        self.ready.set()
-        logger.info("node %s is ready", settings.nodename)
-        reason = await self._wait_for_stop(walltime)
-        await self._shut_down(node, reason)
+        try:
+            self.ready.set()
+            logger.info("node %s is ready", settings.nodename)
+            reason = await self._wait_for_stop(walltime)
+            await self._shut_down(node, reason)
+        finally:
+            # Reached without a drain only when this task is cancelled or fails: no process is stopped
+            # then, as after SIGKILL, but no task of this agent is left running either.
+            await self.supervisor.cancel()
+            await self.reconciler.cancel_tasks()
+            await self.server.close()
         return 1 if self.supervisor.failed else 0
+
+    async def _register(self, node: NodeAgent) -> bool:
+        """Register the Node and return True, or return False if a stop was requested first.
+
+        Unreachable or failing API servers are retried with backoff, because the SSH tunnel to them may
+        still be coming up. Raises `KubeError` at once when the API server rejects the Node (a 4xx status
+        other than 404, 409 and 429).
+        """
+        failures = FailureLog(logger, f"registration of node {node.name}", self.clock.monotonic)
+        backoff = Backoff(1.0, self.settings.tuning.max_backoff_s)
+        while not self._stop.is_set():
+            try:
+                await node.register()
+                failures.success()
+                return True
+            except kube.KubeError as exc:
+                if not _is_transient(exc):
+                    raise
+                failures.failure(exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), backoff.next())
+        return False
 
     def _spawn_root_tasks(self, node: NodeAgent, walltime: Walltime) -> None:
         assert self.reconciler is not None and self.server is not None

@@ -1,7 +1,7 @@
 """Container logs for the kubelet `/containerLogs` endpoint, read from the runtime's stdout and stderr files.
 
-The runtime keeps stdout and stderr in two files, so the output is stdout then stderr, not interleaved
-in the order the lines were written; in follow mode new data is sent per file as it appears.
+The runtime keeps stdout and stderr in two files, so the output is stdout then stderr. Lines are not
+interleaved in the order they were written. In follow mode, new data of each file is sent as it appears.
 """
 
 from __future__ import annotations
@@ -158,8 +158,14 @@ async def _copy_new(path: Path, position: int, writer: _Writer, stamp: datetime 
     return position
 
 
-async def send_logs(paths: Sequence[Path], query: LogQuery, send: Callable[[bytes], Awaitable[None]],
-                    is_running: Callable[[], bool], *, poll_s: float = 0.25) -> None:
+async def send_logs(
+    paths: Sequence[Path],
+    query: LogQuery,
+    send: Callable[[bytes], Awaitable[None]],
+    is_running: Callable[[], bool],
+    *,
+    poll_s: float = 0.25,
+) -> None:
     """Send the logs selected by `query` through `send`; with `follow`, keep sending until the container ends.
 
     NOTE: timestamps are best effort: the files carry none, so existing output is stamped with the file's

@@ -48,14 +48,21 @@ def self_signed_pem(pod_ip: str, nodename: str, now: datetime) -> tuple[bytes, b
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - timedelta(minutes=5))
         .not_valid_after(now + timedelta(days=365))
-        .add_extension(x509.SubjectAlternativeName([
-            x509.IPAddress(ipaddress.ip_address(pod_ip)), x509.DNSName(nodename),
-        ]), critical=False)
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.IPAddress(ipaddress.ip_address(pod_ip)),
+                    x509.DNSName(nodename),
+                ]
+            ),
+            critical=False,
+        )
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .sign(key, hashes.SHA256())
     )
-    key_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     return certificate.public_bytes(serialization.Encoding.PEM), key_pem
 
 
@@ -91,8 +98,17 @@ def server_ssl_context(cert: Path | None, key: Path | None, pod_ip: str, nodenam
 class KubeletServer:
     """Serves the kubelet API for one node on `bind_address:port` (all interfaces when None)."""
 
-    def __init__(self, *, nodename: str, reconciler: PodReconciler, runtime: PodRuntime, sampler: UsageSampler,
-                 ssl_context: ssl.SSLContext, bind_address: str | None, port: int) -> None:
+    def __init__(
+        self,
+        *,
+        nodename: str,
+        reconciler: PodReconciler,
+        runtime: PodRuntime,
+        sampler: UsageSampler,
+        ssl_context: ssl.SSLContext,
+        bind_address: str | None,
+        port: int,
+    ) -> None:
         self._nodename = nodename
         self._reconciler = reconciler
         self._runtime = runtime
@@ -142,8 +158,9 @@ class KubeletServer:
         return web.Response(text="ok")
 
     async def _pods(self, request: web.Request) -> web.Response:
-        return web.json_response({"kind": "PodList", "apiVersion": "v1", "metadata": {},
-                                  "items": self._reconciler.pods()})
+        return web.json_response(
+            {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": self._reconciler.pods()}
+        )
 
     async def _logs(self, request: web.Request) -> web.StreamResponse:
         namespace, pod, container = (request.match_info[k] for k in ("namespace", "pod", "container"))
@@ -158,10 +175,15 @@ class KubeletServer:
         except LogQueryError as exc:
             raise web.HTTPBadRequest(text=f"{exc}\n") from exc
         if query.previous:
-            raise web.HTTPBadRequest(text=f'previous terminated container "{container}" in pod "{pod}" not found\n')
+            raise web.HTTPBadRequest(
+                text=f'previous terminated container "{container}" in pod "{pod}" not found\n'
+            )
         if not record.started:
             raise web.HTTPBadRequest(text=f'container "{container}" in pod "{pod}" is waiting to start\n')
-        paths = [self._runtime.log_path(record.uid, container), self._runtime.stderr_path(record.uid, container)]
+        paths = [
+            self._runtime.log_path(record.uid, container),
+            self._runtime.stderr_path(record.uid, container),
+        ]
 
         def running() -> bool:
             states = {s.name: s.state for s in self._runtime.states(record.uid)}

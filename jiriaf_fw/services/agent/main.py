@@ -33,12 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--nodename", help="Node name (default: $NODENAME)")
     parser.add_argument("--kubeconfig", help="kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-    parser.add_argument("--provider", choices=["mock"], default="mock",
-                        help="accepted for compatibility with the original agent; only 'mock' exists")
-    parser.add_argument("--klog.v", dest="klog_v", type=int, default=0, metavar="N",
-                        help="accepted for compatibility and ignored; use --log-level")
-    parser.add_argument("--log-level", default="info", type=str.lower, choices=_LOG_LEVELS,
-                        help="log level (default: info)")
+    parser.add_argument(
+        "--provider",
+        choices=["mock"],
+        default="mock",
+        help="accepted for compatibility with the original agent; only 'mock' exists",
+    )
+    parser.add_argument(
+        "--klog.v",
+        dest="klog_v",
+        type=int,
+        default=0,
+        metavar="N",
+        help="accepted for compatibility and ignored; use --log-level",
+    )
+    parser.add_argument(
+        "--log-level", default="info", type=str.lower, choices=_LOG_LEVELS, help="log level (default: info)"
+    )
     return parser
 
 
@@ -60,7 +71,13 @@ async def _run(agent: Agent) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the flags, read the settings, run the agent; return the process exit code."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.log_level != "debug":
+        # httpx2 logs every request at INFO: one line per Lease renewal and per status write.
+        for name in ("httpx2", "httpcore2"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         settings = load_settings(os.environ, nodename=args.nodename, kubeconfig=args.kubeconfig)
     except JiriafError as exc:

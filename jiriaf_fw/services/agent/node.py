@@ -1,8 +1,9 @@
 """The Node object: registration, the Lease heartbeat and the status reporter.
 
-The Lease is renewed every `lease_interval_s` whatever happens to status reports. Node status is patched
-when the desired health changes, and otherwise every `status_interval_s`, always computed against the Node
-read fresh from the API server, so a Ready=False written by someone else is corrected at the next report.
+The Lease is renewed every `lease_interval_s` by its own task, so failing status reports do not delay it.
+Node status is patched when the desired health changes, and otherwise every `status_interval_s`. Each patch
+is computed against the Node read fresh from the API server, so a Ready=False written by someone else is
+corrected at the next report.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from jiriaf_fw.core.kube_objects import (
     node_labels_patch,
     node_status_patch,
     renewed_lease,
+    replacement_node,
 )
 from jiriaf_fw.services.agent.settings import AgentSettings, AgentTuning
 from jiriaf_fw.services.agent.supervisor import FailureLog
@@ -41,7 +43,8 @@ _GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "ppc64le": "ppc64le", "s390x"
 
 
 def measure_node_facts(settings: AgentSettings) -> NodeFacts:
-    """Measure what the Node reports: CPUs in this process's affinity mask (the Slurm allocation), host RAM."""
+    """Measure what the Node reports: the CPUs of this process's affinity mask (the Slurm allocation) and
+    the host's RAM."""
     machine = platform.machine()
     return NodeFacts(
         name=settings.nodename,
@@ -60,8 +63,9 @@ def measure_node_facts(settings: AgentSettings) -> NodeFacts:
 class NodeAgent:
     """Owns the Node and its Lease for one agent run."""
 
-    def __init__(self, client: AsyncClient, facts: NodeFacts, walltime: Walltime, clock: Clock,
-                 tuning: AgentTuning) -> None:
+    def __init__(
+        self, client: AsyncClient, facts: NodeFacts, walltime: Walltime, clock: Clock, tuning: AgentTuning
+    ) -> None:
         self._client = client
         self._facts = facts
         self._walltime = walltime
@@ -90,15 +94,19 @@ class NodeAgent:
         the same name adopts them. Raises `KubeError` when the API server rejects the Node.
         """
         remaining = self._walltime.remaining_s()
-        manifest = build_node(self._facts, self._health, self._walltime.total_s(),
-                              None if remaining is None else max(0, int(remaining)), self._clock.now())
+        manifest = build_node(
+            self._facts,
+            self._health,
+            self._walltime.total_s(),
+            None if remaining is None else max(0, int(remaining)),
+            self._clock.now(),
+        )
         try:
             node = await kube.create(self._client, manifest)
             logger.info("registered node %s", self.name)
         except kube.KubeConflict:
             existing = await kube.get(self._client, "Node", self.name)
-            manifest["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
-            node = await kube.replace(self._client, manifest)
+            node = await kube.replace(self._client, replacement_node(existing, manifest))
             logger.info("replaced the existing node %s", self.name)
         self.uid = node["metadata"].get("uid")
         await self._patch_status(node)
@@ -157,10 +165,14 @@ class NodeAgent:
                 try:
                     self._lease = await kube.get(self._client, "Lease", self.name, LEASE_NAMESPACE)
                 except kube.KubeNotFound:
-                    self._lease = await kube.create(self._client, build_lease(self.name, self.uid, duration, now))
+                    self._lease = await kube.create(
+                        self._client, build_lease(self.name, self.uid, duration, now)
+                    )
                     return
             try:
-                self._lease = await kube.replace(self._client, renewed_lease(self._lease, self.name, duration, now))
+                self._lease = await kube.replace(
+                    self._client, renewed_lease(self._lease, self.name, duration, now)
+                )
                 return
             except (kube.KubeConflict, kube.KubeNotFound):
                 self._lease = None
@@ -181,7 +193,7 @@ class NodeAgent:
     async def mark_stopping(self, reason: str, message: str) -> None:
         """Set Ready=False with `reason` and mark the Node unschedulable; failures are logged, not raised.
 
-        The Node object itself stays: whoever launched the agent deletes it by name.
+        The Node object itself stays, because the launcher deletes Nodes by name.
         """
         self._stopping = True
         self._health = NodeHealth(ready=False, reason=reason, message=message)
@@ -191,4 +203,6 @@ class NodeAgent:
             await asyncio.wait_for(self.report_status(), timeout)
             logger.info("node %s is NotReady (%s) and unschedulable", self.name, reason)
         except (kube.KubeError, TimeoutError) as exc:
-            logger.warning("could not mark node %s NotReady and unschedulable: %s", self.name, exc or "timed out")
+            logger.warning(
+                "could not mark node %s NotReady and unschedulable: %s", self.name, exc or "timed out"
+            )

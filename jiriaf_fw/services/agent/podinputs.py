@@ -1,8 +1,9 @@
 """What a pod needs before it starts: its ConfigMap, Secret and downward-API volume files and its env.
 
-`fetch_pod_inputs` reads the referenced ConfigMaps and Secrets once each, then the pure `build_volumes`
-and `build_env` follow kubelet's rules: `optional` sources may be missing, `items` pick and rename keys,
-`envFrom` comes first and `env` overrides it, and `$(VAR)` in a value expands to an earlier variable.
+`fetch_pod_inputs` reads the referenced ConfigMaps and Secrets once each. The pure `build_volumes` and
+`build_env` then follow kubelet's rules. Sources marked `optional` may be missing, and `items` pick and
+rename keys. `envFrom` comes first and `env` overrides it, and `$(VAR)` in a value expands to an earlier
+variable.
 """
 
 from __future__ import annotations
@@ -24,8 +25,20 @@ Sources = dict[tuple[str, str], dict[str, bytes] | None]
 
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
 _SUFFIXES = {
-    "": 1, "m": Decimal("0.001"), "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15, "E": 10**18,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60,
+    "": 1,
+    "m": Decimal("0.001"),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
 }
 _QUANTITY = re.compile(r"^([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)$")
 
@@ -90,7 +103,9 @@ async def fetch_pod_inputs(client: AsyncClient, pod: Mapping[str, Any]) -> Sourc
         if not name:
             continue
         try:
-            sources[(kind, name)] = _decoded(kind, await kube.get(client, kind, name, namespace))  # type: ignore[arg-type]
+            # The kind is "ConfigMap" or "Secret", both valid `kube.Kind` values.
+            obj = await kube.get(client, kind, name, namespace)  # type: ignore[arg-type]
+            sources[(kind, name)] = _decoded(kind, obj)
         except kube.KubeNotFound:
             sources[(kind, name)] = None
     return sources
@@ -101,13 +116,17 @@ def _lookup(sources: Sources, kind: str, name: str, optional: bool, namespace: s
     if found is None:
         if optional:
             return {}
-        raise PodInputsError(f'{kind.lower()} "{name}" not found in namespace {namespace}',
-                             reason="CreateContainerConfigError", retryable=True)
+        raise PodInputsError(
+            f'{kind.lower()} "{name}" not found in namespace {namespace}',
+            reason="CreateContainerConfigError",
+            retryable=True,
+        )
     return found
 
 
-def _select(files: dict[str, bytes], items: list[Mapping[str, Any]] | None, kind: str, name: str,
-            optional: bool) -> dict[str, bytes]:
+def _select(
+    files: dict[str, bytes], items: list[Mapping[str, Any]] | None, kind: str, name: str, optional: bool
+) -> dict[str, bytes]:
     if not items:
         return dict(files)
     chosen = {}
@@ -116,8 +135,11 @@ def _select(files: dict[str, bytes], items: list[Mapping[str, Any]] | None, kind
         if key in files:
             chosen[item.get("path") or key] = files[key]
         elif not optional:
-            raise PodInputsError(f'couldn\'t find key {key} in {kind} "{name}"',
-                                 reason="CreateContainerConfigError", retryable=True)
+            raise PodInputsError(
+                f'couldn\'t find key {key} in {kind} "{name}"',
+                reason="CreateContainerConfigError",
+                retryable=True,
+            )
     return chosen
 
 
@@ -136,15 +158,21 @@ def field_value(pod: Mapping[str, Any], path: str, pod_ip: str) -> str:
         "metadata.uid": meta.get("uid", ""),
         "spec.nodeName": spec.get("nodeName", ""),
         "spec.serviceAccountName": spec.get("serviceAccountName", ""),
-        "status.podIP": pod_ip, "status.podIPs": pod_ip, "status.hostIP": pod_ip, "status.hostIPs": pod_ip,
+        "status.podIP": pod_ip,
+        "status.podIPs": pod_ip,
+        "status.hostIP": pod_ip,
+        "status.hostIPs": pod_ip,
     }
     if path in simple:
         return simple[path]
     if path in ("metadata.labels", "metadata.annotations"):
         values = meta.get(path.split(".")[1]) or {}
         return "\n".join(f'{key}="{value}"' for key, value in sorted(values.items()))
-    raise PodInputsError(f"unsupported fieldRef fieldPath {path!r} in pod {meta.get('name')}",
-                         reason="CreateContainerConfigError", retryable=False)
+    raise PodInputsError(
+        f"unsupported fieldRef fieldPath {path!r} in pod {meta.get('name')}",
+        reason="CreateContainerConfigError",
+        retryable=False,
+    )
 
 
 def build_volumes(pod: Mapping[str, Any], sources: Sources, pod_ip: str) -> dict[str, dict[str, bytes]]:
@@ -202,8 +230,8 @@ def expand_references(value: str, defined: Mapping[str, str]) -> str:
         if value.startswith("$(", i):
             end = value.find(")", i + 2)
             if end != -1:
-                name = value[i + 2:end]
-                out.append(defined[name] if name in defined else value[i:end + 1])
+                name = value[i + 2 : end]
+                out.append(defined[name] if name in defined else value[i : end + 1])
                 i = end + 1
                 continue
         out.append(value[i])
@@ -214,25 +242,35 @@ def expand_references(value: str, defined: Mapping[str, str]) -> str:
 def _quantity(text: str, where: str) -> Decimal:
     match = _QUANTITY.match(str(text).strip())
     if not match or match.group(2) not in _SUFFIXES:
-        raise PodInputsError(f"invalid resource quantity {text!r} in {where}", reason="CreateContainerConfigError",
-                             retryable=False)
+        raise PodInputsError(
+            f"invalid resource quantity {text!r} in {where}",
+            reason="CreateContainerConfigError",
+            retryable=False,
+        )
     try:
         return Decimal(match.group(1)) * Decimal(_SUFFIXES[match.group(2)])
     except InvalidOperation as exc:
-        raise PodInputsError(f"invalid resource quantity {text!r} in {where}",
-                             reason="CreateContainerConfigError", retryable=False) from exc
+        raise PodInputsError(
+            f"invalid resource quantity {text!r} in {where}",
+            reason="CreateContainerConfigError",
+            retryable=False,
+        ) from exc
 
 
-def _resource_value(container: Mapping[str, Any], ref: Mapping[str, Any],
-                    allocatable: Mapping[str, str]) -> str:
+def _resource_value(
+    container: Mapping[str, Any], ref: Mapping[str, Any], allocatable: Mapping[str, str]
+) -> str:
     kind, _, resource = ref.get("resource", "").partition(".")
     resources = container.get("resources") or {}
     # Like kubelet, an unset limit falls back to the node's allocatable amount.
     value = (resources.get(kind) or {}).get(resource) or (resources.get("limits") or {}).get(resource)
     value = value or allocatable.get(resource)
     if kind not in ("limits", "requests") or value is None:
-        raise PodInputsError(f"unsupported resourceFieldRef {ref.get('resource')!r} in container "
-                             f"{container.get('name')}", reason="CreateContainerConfigError", retryable=False)
+        raise PodInputsError(
+            f"unsupported resourceFieldRef {ref.get('resource')!r} in container {container.get('name')}",
+            reason="CreateContainerConfigError",
+            retryable=False,
+        )
     where = f"container {container.get('name')}"
     divided = _quantity(value, where) / _quantity(ref.get("divisor") or "1", where)
     return str(math.ceil(divided))
@@ -241,7 +279,11 @@ def _resource_value(container: Mapping[str, Any], ref: Mapping[str, Any],
 def _env_from(container: Mapping[str, Any], sources: Sources, namespace: str) -> dict[str, str]:
     env: dict[str, str] = {}
     for item in container.get("envFrom") or []:
-        kind, ref = ("ConfigMap", item["configMapRef"]) if "configMapRef" in item else ("Secret", item.get("secretRef") or {})
+        kind, ref = (
+            ("ConfigMap", item["configMapRef"])
+            if "configMapRef" in item
+            else ("Secret", item.get("secretRef") or {})
+        )
         found = _lookup(sources, kind, ref.get("name", ""), bool(ref.get("optional")), namespace)
         for key, value in found.items():
             name = f"{item.get('prefix', '')}{key}"
@@ -250,8 +292,15 @@ def _env_from(container: Mapping[str, Any], sources: Sources, namespace: str) ->
     return env
 
 
-def _env_value(pod: Mapping[str, Any], container: Mapping[str, Any], var: Mapping[str, Any], env: dict[str, str],
-               sources: Sources, pod_ip: str, allocatable: Mapping[str, str]) -> str | None:
+def _env_value(
+    pod: Mapping[str, Any],
+    container: Mapping[str, Any],
+    var: Mapping[str, Any],
+    env: dict[str, str],
+    sources: Sources,
+    pod_ip: str,
+    allocatable: Mapping[str, str],
+) -> str | None:
     if "valueFrom" not in var:
         return expand_references(var.get("value", ""), env)
     value_from, namespace = var["valueFrom"], pod["metadata"]["namespace"]
@@ -266,12 +315,16 @@ def _env_value(pod: Mapping[str, Any], container: Mapping[str, Any], var: Mappin
             found = _lookup(sources, kind, ref.get("name", ""), optional, namespace)
             selected = _select(found, [{"key": ref.get("key", "")}], kind, ref.get("name", ""), optional)
             return next(iter(selected.values())).decode(errors="replace") if selected else None
-    raise PodInputsError(f"unsupported valueFrom in env {var.get('name')!r} of container {container.get('name')}",
-                         reason="CreateContainerConfigError", retryable=False)
+    raise PodInputsError(
+        f"unsupported valueFrom in env {var.get('name')!r} of container {container.get('name')}",
+        reason="CreateContainerConfigError",
+        retryable=False,
+    )
 
 
-def build_env(pod: Mapping[str, Any], sources: Sources, pod_ip: str,
-              allocatable: Mapping[str, str]) -> dict[str, dict[str, str]]:
+def build_env(
+    pod: Mapping[str, Any], sources: Sources, pod_ip: str, allocatable: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
     """Return each container's resolved environment: `envFrom` first, then `env` in order.
 
     NOTE: service-link variables (`<SERVICE>_SERVICE_HOST`) are not added.

@@ -1,7 +1,7 @@
 """Pods bound to this node: one watch, a start task per new pod, a status poller, deletion and the drain.
 
-State lives in `PodRecord`s keyed by pod UID. The watch feeds them; the runtime (`PodRuntime`) owns the
-processes and their on-disk records, so an agent restarted under the same node name re-adopts running
+State lives in `PodRecord`s keyed by pod UID, and the watch feeds them. The runtime (`PodRuntime`) owns
+the processes and their on-disk records, so an agent restarted under the same node name re-adopts running
 pods instead of running them again. Nothing is stopped or forgotten because a list was slow: only a
 completed list, a DELETED event or a deletionTimestamp removes a pod.
 """
@@ -18,12 +18,18 @@ from typing import Any
 from lightkube import AsyncClient
 
 from jiriaf_fw.adapters import kube
-from jiriaf_fw.core.kube_objects import PodFailure, is_terminal, owned_pod_status, pod_status, pod_status_patch
-from jiriaf_fw.services.agent.records import AgentRecords
+from jiriaf_fw.core.kube_pod_status import (
+    PodFailure,
+    is_terminal,
+    owned_pod_status,
+    pod_status,
+    pod_status_patch,
+)
 from jiriaf_fw.services.agent.podinputs import PodInputsError, build_env, build_volumes, fetch_pod_inputs
+from jiriaf_fw.services.agent.records import AgentRecords
 from jiriaf_fw.services.agent.runtime import PodRuntime, PodStartError
 from jiriaf_fw.services.agent.settings import AgentTuning
-from jiriaf_fw.services.agent.supervisor import FailureLog
+from jiriaf_fw.services.agent.supervisor import Backoff, FailureLog
 from jiriaf_fw.services.agent.walltime import Clock
 
 logger = logging.getLogger(__name__)
@@ -38,27 +44,9 @@ class PodLog(logging.LoggerAdapter):
         return f"pod {self.extra['pod']}: {msg}", kwargs  # type: ignore[index]
 
 
-class Backoff:
-    """Doubling retry delay from `first_s` up to `max_s`."""
-
-    def __init__(self, first_s: float, max_s: float) -> None:
-        self._first_s, self._max_s = first_s, max_s
-        self._next_s = first_s
-
-    def next(self) -> float:
-        """Return the delay to wait now and double the following one."""
-        delay = self._next_s
-        self._next_s = min(self._max_s, self._next_s * 2)
-        return delay
-
-    def reset(self) -> None:
-        """Start again from the first delay."""
-        self._next_s = self._first_s
-
-
 @dataclass(eq=False)
 class PodRecord:
-    """What the agent knows about one pod."""
+    """The agent's state of one pod: its last API object, what was written, and its start or delete task."""
 
     uid: str
     pod: dict[str, Any]
@@ -93,8 +81,18 @@ def grace_period_s(pod: Mapping[str, Any]) -> float:
 class PodReconciler:
     """Keeps the runtime and the API server in step for the pods bound to one node."""
 
-    def __init__(self, client: AsyncClient, runtime: PodRuntime, *, home: Path, nodename: str, pod_ip: str,
-                 allocatable: Mapping[str, str], clock: Clock, tuning: AgentTuning) -> None:
+    def __init__(
+        self,
+        client: AsyncClient,
+        runtime: PodRuntime,
+        *,
+        home: Path,
+        nodename: str,
+        pod_ip: str,
+        allocatable: Mapping[str, str],
+        clock: Clock,
+        tuning: AgentTuning,
+    ) -> None:
         self._client = client
         self._runtime = runtime
         self._nodename = nodename
@@ -106,6 +104,8 @@ class PodReconciler:
         self._records = AgentRecords(home, nodename)
         self._draining = False
         self._listed_once = False
+        self.monitor_passes = 0
+        """Completed passes of `run_monitor`, so tests can wait for a number of syncs."""
         self._orphan_tasks: set[asyncio.Task[None]] = set()
 
     # --- queries used by the kubelet API ---
@@ -135,7 +135,10 @@ class PodReconciler:
                 failures.success()
                 backoff.reset()
                 async for event_type, pod in kube.watch_objects(
-                    self._client, "Pod", resource_version=version, fields=fields,
+                    self._client,
+                    "Pod",
+                    resource_version=version,
+                    fields=fields,
                     server_timeout_s=self._tuning.watch_timeout_s,
                 ):
                     self.handle_event(event_type, pod)
@@ -170,8 +173,12 @@ class PodReconciler:
             if self._draining:
                 return
             name = f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
-            record = PodRecord(uid, pod, PodLog(logger, {"pod": name}),
-                               last_written=owned_pod_status(pod.get("status") or {}))
+            record = PodRecord(
+                uid,
+                pod,
+                PodLog(logger, {"pod": name}),
+                last_written=owned_pod_status(pod.get("status") or {}),
+            )
             self.records[uid] = record
         record.pod = pod
         if pod["metadata"].get("deletionTimestamp"):
@@ -205,7 +212,8 @@ class PodReconciler:
                 # start() waits for the container wrappers to report; a worker thread keeps the loop free.
                 # It is shielded: a deletion waits for it instead of leaving a half-started pod behind.
                 record.runtime_call = asyncio.ensure_future(
-                    asyncio.to_thread(self._runtime.start, record.pod, volumes, env))
+                    asyncio.to_thread(self._runtime.start, record.pod, volumes, env)
+                )
                 await asyncio.shield(record.runtime_call)
                 record.started = True
                 record.log.info("adopted its running processes" if adopted else "started")
@@ -233,14 +241,30 @@ class PodReconciler:
         Failures to write are logged; the next poll tries again.
         """
         states = self._runtime.states(record.uid) if record.started else []
-        status = pod_status(record.pod, states, previous=record.last_written, pod_ip=self._pod_ip,
-                            now=self._clock.now(), waiting=record.waiting, failure=failure or record.failure)
+        if record.started and not states and failure is None:
+            # The runtime has no records of a pod it started (someone removed them): it cannot be watched.
+            failure = PodFailure("ContainersLost", "the agent's records of this pod's processes are gone")
+        status = pod_status(
+            record.pod,
+            states,
+            previous=record.last_written,
+            pod_ip=self._pod_ip,
+            now=self._clock.now(),
+            waiting=record.waiting,
+            failure=failure or record.failure,
+        )
         owned = owned_pod_status(status)
         if owned == record.last_written:
             return
         try:
-            await kube.merge_patch(self._client, "Pod", record.name, pod_status_patch(status),
-                                   namespace=record.namespace, status=True)
+            await kube.merge_patch(
+                self._client,
+                "Pod",
+                record.name,
+                pod_status_patch(status),
+                namespace=record.namespace,
+                status=True,
+            )
         except kube.KubeNotFound:
             return  # deleted meanwhile; the watch reports it
         except kube.KubeError as exc:
@@ -257,15 +281,19 @@ class PodReconciler:
             for record in list(self.records.values()):
                 if record.started and not record.finished and not record.deleting:
                     await self.sync(record)
+            self.monitor_passes += 1
             await asyncio.sleep(self._tuning.pod_poll_interval_s)
 
     def _begin_deletion(self, record: PodRecord, *, delete_object: bool) -> None:
         record.deleting = True
         previous = record.task
-        record.task = asyncio.create_task(self._delete(record, previous, delete_object),
-                                          name=f"delete {record.uid}")
+        record.task = asyncio.create_task(
+            self._delete(record, previous, delete_object), name=f"delete {record.uid}"
+        )
 
-    async def _delete(self, record: PodRecord, previous: asyncio.Task[None] | None, delete_object: bool) -> None:
+    async def _delete(
+        self, record: PodRecord, previous: asyncio.Task[None] | None, delete_object: bool
+    ) -> None:
         if previous is not None and not previous.done():
             previous.cancel()
             await asyncio.gather(previous, return_exceptions=True)
@@ -279,7 +307,9 @@ class PodReconciler:
             try:
                 # NOTE: the delete has no UID precondition; a new pod of the same name created in between
                 # would be deleted too.
-                await kube.delete(self._client, "Pod", record.name, namespace=record.namespace, grace_period_s=0)
+                await kube.delete(
+                    self._client, "Pod", record.name, namespace=record.namespace, grace_period_s=0
+                )
                 break
             except kube.KubeNotFound:
                 break
@@ -299,8 +329,12 @@ class PodReconciler:
         identity = self._records.read_pod(uid)
         if identity is None:
             return
-        logger.info("pod %s/%s (uid %s) is on disk but gone from the API server; stopping and forgetting it",
-                    identity.namespace, identity.name, uid)
+        logger.info(
+            "pod %s/%s (uid %s) is on disk but gone from the API server; stopping and forgetting it",
+            identity.namespace,
+            identity.name,
+            uid,
+        )
         await self._runtime.stop(uid, 0)
         self._runtime.forget(uid, identity.namespace, identity.name)
 
@@ -320,8 +354,11 @@ class PodReconciler:
         try:
             results = await asyncio.wait_for(asyncio.gather(*stops, return_exceptions=True), budget_s)
         except TimeoutError:
-            logger.warning("stopping %d pod(s) took longer than %.0f s; some processes may be left",
-                           len(active), budget_s)
+            logger.warning(
+                "stopping %d pod(s) took longer than %.0f s; some processes may be left",
+                len(active),
+                budget_s,
+            )
             results = []
         for record, result in zip(active, results, strict=False):
             if isinstance(result, BaseException):

@@ -53,7 +53,7 @@ class ProcessRef:
 
 @dataclass(frozen=True)
 class ContainerRecord:
-    """What is on disk for one container; every field is None until its file exists."""
+    """The on-disk records of one container; every field is None until its file exists."""
 
     pgid: int | None
     leader: ProcessRef | None
@@ -78,7 +78,7 @@ def _read_int(path: Path) -> int | None:
     try:
         return int(text)
     except ValueError as exc:
-        raise RecordError(f"record {path} holds {text!r}, not an integer") from exc
+        raise RecordError(f"record {path} contains {text!r}, not an integer") from exc
 
 
 def _read_time(path: Path) -> datetime | None:
@@ -88,7 +88,7 @@ def _read_time(path: Path) -> datetime | None:
     try:
         return datetime.fromisoformat(text)
     except ValueError as exc:
-        raise RecordError(f"record {path} holds {text!r}, not an ISO 8601 time") from exc
+        raise RecordError(f"record {path} contains {text!r}, not an ISO 8601 time") from exc
 
 
 def _read_process(path: Path) -> ProcessRef | None:
@@ -98,7 +98,7 @@ def _read_process(path: Path) -> ProcessRef | None:
     try:
         pid, ticks = (int(part) for part in text.split())
     except ValueError as exc:
-        raise RecordError(f"record {path} holds {text!r}, not '<pid> <start ticks>'") from exc
+        raise RecordError(f"record {path} contains {text!r}, not '<pid> <start ticks>'") from exc
     return ProcessRef(pid, ticks)
 
 

@@ -8,43 +8,25 @@ real exit status. Every method except `stop` is synchronous and cheap enough to 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from jiriaf_fw.adapters import processes
-from jiriaf_fw.adapters.container_wrapper import EXIT_START_FAILED, write_atomic
-from jiriaf_fw.core.podspec import (
-    ContainerCommand,
-    MissingCommandError,
-    PodPaths,
-    PodRef,
-    PodSpecError,
-    build_command,
-    check_name,
-    container_environment,
-    expand_home_references,
-    pod_containers,
-    pod_ref,
-    working_dir,
-)
-from jiriaf_fw.core.podvolumes import parse_mounts, parse_volumes
+from jiriaf_fw.adapters.container_wrapper import write_atomic
+from jiriaf_fw.core.podspec import PodPaths, PodRef, PodSpecError, check_name, pod_ref
 from jiriaf_fw.services.agent.records import AgentRecords, ContainerRecord, PodRecord
+from jiriaf_fw.services.agent.starting import launch_pod, plan_pod
 from jiriaf_fw.services.agent.states import ContainerState, ContainerUsage, derive_terminated
 from jiriaf_fw.services.agent.stopping import kill_pod_now, stop_pod
-from jiriaf_fw.services.agent.volumes import (
-    MaterialisedVolume,
-    PodStartError,
-    VolumeSources,
-    materialise_volumes,
-    mount_container_volumes,
-)
+from jiriaf_fw.services.agent.volumes import PodStartError, VolumeSources
 
 __all__ = ["ContainerState", "ContainerUsage", "PodRuntime", "PodStartError", "ResolvedEnv", "VolumeSources"]
 
@@ -57,26 +39,32 @@ POD_DIR_OWNER_FILE = ".jiriaf-pod-uid"
 
 
 class Clock(Protocol):
-    def now(self) -> datetime: ...  # aware UTC
+    """Wall time, monotonic time and sleeping; `walltime.Clock` objects fit."""
 
-    def monotonic(self) -> float: ...
+    def now(self) -> datetime:
+        """Return the current time, aware and in UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Return seconds on a clock that never goes back."""
+        ...
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep for `seconds` of this clock's time."""
+        ...
 
 
 class SystemClock:
+    """The real clock."""
+
     def now(self) -> datetime:
         return datetime.now(UTC)
 
     def monotonic(self) -> float:
         return time.monotonic()
 
-
-@dataclass(frozen=True)
-class _ContainerPlan:
-    name: str
-    command: ContainerCommand | None
-    error: str | None
-    env: dict[str, str]
-    cwd: Path
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 class PodRuntime:
@@ -109,129 +97,74 @@ class PodRuntime:
         self._terminal: dict[tuple[str, str], ContainerState] = {}
         self._last_running: dict[tuple[str, str], datetime] = {}
         self._cpu_high_water: dict[tuple[str, str, int], int] = {}
+        self._starting: set[str] = set()
+        self._stopped: set[str] = set()  # UIDs `stop` was called for, until `forget`
+        # `start` may run in a worker thread, because it blocks on wrapper start-up, while the event loop
+        # calls the other methods. The lock guards the in-memory caches above.
+        self._lock = threading.Lock()
 
     # ----- start -----
 
     def start(self, pod: dict[str, Any], volumes: VolumeSources, env: ResolvedEnv) -> None:
         """Materialise the pod's volumes and start every container, each under its own wrapper.
 
-        Idempotent per pod UID: when this node already has records for the UID (after an agent restart),
-        nothing is written or started; `states` then reports the recorded containers. A container without
-        command and args, or whose executable cannot start, is recorded as terminated with StartError.
-        Raises PodStartError (message fit for pod status) if the spec is invalid or a volume cannot be
-        materialised; nothing is recorded then, so a later call may retry.
+        Idempotent per pod UID: nothing is written or started when this node already has records for the
+        UID (after an agent restart), when a start of it is under way in another thread, or after `stop`
+        was called for it. A container without command and args, or whose executable cannot start, is
+        recorded as terminated with StartError. Raises PodStartError (message fit for pod status) if the
+        spec is invalid or a volume cannot be materialised; no pod record exists then, so a later call
+        may retry. Safe to run in a worker thread while other methods run in the event loop.
         """
         try:
             ref = pod_ref(pod)
         except PodSpecError as exc:
             raise PodStartError(str(exc)) from exc
-        if self._records.read_pod(ref.uid) is not None:
-            log.info("pod %s (uid %s) already has records on node %s; re-adopting it, starting nothing",
-                     ref, ref.uid, self._nodename)
-            return
+        with self._lock:
+            if ref.uid in self._stopped:
+                log.info("pod %s (uid %s) was stopped before it started; not starting it", ref, ref.uid)
+                return
+            if ref.uid in self._starting or self._records.read_pod(ref.uid) is not None:
+                log.info("pod %s (uid %s) already has records on node %s; re-adopting it, starting nothing",
+                         ref, ref.uid, self._nodename)
+                return
+            self._starting.add(ref.uid)
+        try:
+            self._start_new(pod, ref, volumes, env)
+        finally:
+            with self._lock:
+                self._starting.discard(ref.uid)
+
+    def _start_new(self, pod: dict[str, Any], ref: PodRef, volumes: VolumeSources, env: ResolvedEnv) -> None:
         paths = PodPaths(self._home, ref.namespace, ref.name)
         try:
-            plans = self._plan(pod, ref, paths, volumes, env)
+            plans = plan_pod(pod, ref, paths, volumes, env, self._base_env)
+            write_atomic(paths.pod_dir / POD_DIR_OWNER_FILE, f"{ref.uid}\n".encode())
+            scripts = {plan.name: plan.command.script_path if plan.command else None for plan in plans}
+            self._records.write_pod(PodRecord(ref.uid, ref.namespace, ref.name, tuple(p.name for p in plans),
+                                              scripts, self._pod_ip))
         except PodSpecError as exc:
             raise PodStartError(f"pod {ref}: {exc}") from exc
         except OSError as exc:
             raise PodStartError(f"pod {ref}: could not prepare {paths.pod_dir}: {exc}") from exc
 
-        write_atomic(paths.pod_dir / POD_DIR_OWNER_FILE, f"{ref.uid}\n".encode())
-        scripts = {plan.name: plan.command.script_path if plan.command else None for plan in plans}
-        self._records.write_pod(PodRecord(ref.uid, ref.namespace, ref.name, tuple(p.name for p in plans),
-                                          scripts, self._pod_ip))
         log.info("starting pod %s (uid %s) with %d container(s)", ref, ref.uid, len(plans))
-        self._launch(ref, paths, plans)
-
-    def _plan(self, pod: dict[str, Any], ref: PodRef, paths: PodPaths, sources: VolumeSources,
-              env: ResolvedEnv) -> list[_ContainerPlan]:
-        containers = pod_containers(pod)
-        specs = parse_volumes(pod)
-        mounts = {container["name"]: parse_mounts(container, specs) for container in containers}
-        materialised = materialise_volumes(paths, specs, sources)
-        return [
-            self._plan_container(ref, paths, container, mounts[container["name"]], materialised,
-                                 env.get(container["name"], {}))
-            for container in containers
-        ]
-
-    def _plan_container(self, ref: PodRef, paths: PodPaths, container: Mapping[str, Any], mounts: Any,
-                        materialised: Mapping[str, MaterialisedVolume],
-                        container_env: Mapping[str, str]) -> _ContainerPlan:
-        name = container["name"]
-        mounted = mount_container_volumes(paths, name, container.get("image"), mounts, materialised)
-        home = str(self._home)
-        full_env = container_environment(self._base_env, container_env, home=home, pod_uid=ref.uid)
-        # `$(VAR)` in command and args refers to the container's own env, as in Kubernetes.
-        own_env = {key: expand_home_references(value, home) for key, value in container_env.items()}
-        cwd = working_dir(container, paths.container_dir(name), mounted.refs)
         try:
-            command = build_command(container, own_env, mounted.refs, mounted.files, mounted.legacy_script)
-        except MissingCommandError as exc:
-            return _ContainerPlan(name, None, str(exc), full_env, cwd)
-        return _ContainerPlan(name, command, None, full_env, cwd)
-
-    def _launch(self, ref: PodRef, paths: PodPaths, plans: list[_ContainerPlan]) -> None:
-        launched = []
-        for plan in plans:
-            if plan.command is None:
-                self._start_failed(ref, plan.name, plan.error or "no command")
-                continue
-            try:
-                plan.cwd.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                self._start_failed(ref, plan.name, f"workingDir {str(plan.cwd)!r} could not be created: {exc}")
-                continue
-            try:
-                launched.append(processes.launch_wrapper(processes.WrapperSpec(
-                    pod_uid=ref.uid, argv=plan.command.argv, env=plan.env, cwd=plan.cwd,
-                    record_dir=self._records.container_dir(ref.uid, plan.name),
-                    pgid_file=paths.pgid_file(plan.name),
-                )))
-            except (OSError, processes.ProcessError) as exc:
-                self._start_failed(ref, plan.name, f"container {plan.name!r} could not start: {exc}")
-        # Wrappers start in parallel; their status lines are collected afterwards.
-        for item in launched:
-            name = Path(item.spec.record_dir).name
-            self._wrappers[(ref.uid, name)] = item.process
-            try:
-                status = processes.read_wrapper_status(item, self._wrapper_timeout_s)
-            except processes.ProcessError as exc:
-                if not self._records.has_exit_code(ref.uid, name):
-                    self._start_failed(ref, name, str(exc))
-                continue
-            if status.error is not None:
-                log.warning("pod %s container %s failed to start: %s", ref, name, status.error)
-            else:
-                log.info("pod %s container %s started, pgid %s", ref, name, status.pgid)
-                self._link_logs_next_to_script(ref.uid, name)
-
-    def _start_failed(self, ref: PodRef, container: str, message: str) -> None:
-        log.warning("pod %s container %s: %s", ref, container, message)
-        self._records.write_start_error(ref.uid, container, message, EXIT_START_FAILED, self._clock.now())
-
-    def _link_logs_next_to_script(self, uid: str, container: str) -> None:
-        """Add `stdout` and `stderr` symlinks beside the container's script, where the original agent kept them."""
-        pod = self._records.read_pod(uid)
-        script = pod.script_paths.get(container) if pod else None
-        if script is None:
-            return
-        for link, target in (("stdout", self._records.stdout_path(uid, container)),
-                             ("stderr", self._records.stderr_path(uid, container))):
-            path = Path(script).parent / link
-            if path.exists() or path.is_symlink():
-                continue
-            try:
-                path.symlink_to(target)
-            except OSError as exc:
-                log.warning("could not link %s to %s: %s", path, target, exc)
+            wrappers = launch_pod(self._records, ref, paths, plans, self._clock.now, self._wrapper_timeout_s)
+        except OSError as exc:
+            raise PodStartError(f"pod {ref}: could not write its container records: {exc}") from exc
+        with self._lock:
+            self._wrappers.update({(ref.uid, name): process for name, process in wrappers.items()})
 
     # ----- observe -----
 
     def known_pod_uids(self) -> set[str]:
         """Return the UIDs of the pods this node has records for."""
         return self._records.known_uids()
+
+    def pod_identity(self, pod_uid: str) -> tuple[str, str] | None:
+        """Return the recorded (namespace, name) of a pod UID, or None if this node has no records for it."""
+        pod = self._records.read_pod(pod_uid)
+        return (pod.namespace, pod.name) if pod is not None else None
 
     def states(self, pod_uid: str) -> list[ContainerState]:
         """Return the state of each container in spec order; [] for a UID this node has no records for.
@@ -253,14 +186,16 @@ class PodRuntime:
         record = self._records.read_container(pod.uid, name)
         script = pod.script_paths.get(name)
         now = self._clock.now()
-        if self._is_running(record):
+        starting = pod.uid in self._starting and record.pgid is None and record.exit_code is None
+        if starting or self._is_running(record):
             self._last_running[key] = now
             if record.pgid is None:
                 return ContainerState(name, "waiting", None, None, None, "ContainerCreating",
-                                      "the container wrapper is starting", None, script)
+                                      "the container's process is being started", None, script)
             return ContainerState(name, "running", record.started_at, None, None, None, None, record.pgid, script)
         state = derive_terminated(name, record, script, stop_requested_at, self._last_running.get(key), now)
-        self._terminal[key] = state
+        with self._lock:
+            self._terminal[key] = state
         return state
 
     @staticmethod
@@ -281,14 +216,15 @@ class PodRuntime:
                 and processes.process_alive(wrapper.pid, wrapper.start_ticks))
 
     def _reap_wrapper(self, key: tuple[str, str]) -> None:
-        process = self._wrappers.get(key)
-        if process is not None and process.poll() is not None:
-            del self._wrappers[key]
+        with self._lock:
+            process = self._wrappers.get(key)
+            if process is not None and process.poll() is not None:
+                del self._wrappers[key]
 
     def log_path(self, pod_uid: str, container: str) -> Path:
         """Return the container's stdout file, which the kubelet logs endpoint serves.
 
-        stderr is kept apart, in `stderr_path`; merging them would need a copying process between the
+        stderr is kept apart, in `stderr_path`. Merging them would need a copying process between the
         container and the files, and a container must not die because such a process did.
         """
         return self._records.stdout_path(pod_uid, container)
@@ -301,7 +237,8 @@ class PodRuntime:
         """Measure each container whose process group has a live process; others are left out.
 
         The group measured is the one in the user-visible pgid file, re-read on every call, because user
-        scripts rewrite it to point the metrics at another process; it falls back to the recorded pgid.
+        scripts rewrite it to point the metrics at another process. Without a valid file, the recorded
+        pgid is used.
         """
         pod = self._records.read_pod(pod_uid)
         if pod is None:
@@ -336,12 +273,17 @@ class PodRuntime:
         The wrappers record each container's exit status (143 after SIGTERM, 137 after SIGKILL), and
         `states` reports containers ended this way with reason Killed. A UID without records is ignored.
         """
+        with self._lock:
+            self._stopped.add(pod_uid)  # a `start` that has not begun yet will not start the pod
+        # Wait for a `start` running in a worker thread, so the processes it starts are stopped too.
+        while pod_uid in self._starting:
+            await self._clock.sleep(self._poll_interval_s)
         pod = self._records.read_pod(pod_uid)
         if pod is None:
             log.debug("stop: no records for pod uid %s on node %s", pod_uid, self._nodename)
             return
         self._records.write_stop_requested(pod_uid, self._clock.now())
-        await stop_pod(self._records, pod, grace_s, self._clock.monotonic, self._poll_interval_s)
+        await stop_pod(self._records, pod, grace_s, self._clock, self._poll_interval_s)
         for name in pod.containers:
             self._reap_wrapper((pod_uid, name))
 
@@ -361,17 +303,17 @@ class PodRuntime:
             shutil.rmtree(paths.pod_dir, ignore_errors=True)
         elif paths.pod_dir.exists():
             log.info("kept %s: it belongs to pod uid %s, not %s", paths.pod_dir, owner, pod_uid)
-        for cache in (self._terminal, self._last_running, self._wrappers):
-            for key in [key for key in cache if key[0] == pod_uid]:
-                del cache[key]
-        for usage_key in [key for key in self._cpu_high_water if key[0] == pod_uid]:
-            del self._cpu_high_water[usage_key]
+        with self._lock:
+            for cache in (self._terminal, self._last_running, self._wrappers, self._cpu_high_water):
+                _drop_pod_keys(cache, pod_uid)
+            self._stopped.discard(pod_uid)
 
 
 def _read_text(path: Path) -> str | None:
+    """Return the stripped content of a small user-writable file, or None if it is missing or unreadable."""
     try:
         return path.read_text().strip()
-    except FileNotFoundError:
+    except (OSError, UnicodeDecodeError):
         return None
 
 
@@ -379,3 +321,8 @@ def _read_pgid_file(path: Path) -> int | None:
     text = _read_text(path)
     return int(text) if text and text.isdigit() and int(text) > 1 else None
 
+
+def _drop_pod_keys(cache: dict[Any, Any], pod_uid: str) -> None:
+    """Delete the entries of a cache keyed by tuples whose first item is the pod UID."""
+    for key in [key for key in cache if key[0] == pod_uid]:
+        del cache[key]

@@ -112,7 +112,9 @@ def _ip(text: str) -> str:
     try:
         return str(ipaddress.ip_address(text))
     except ValueError as exc:
-        raise AgentSettingsError(f"invalid VKUBELET_POD_IP {text!r}: expected an IPv4 or IPv6 address") from exc
+        raise AgentSettingsError(
+            f"invalid VKUBELET_POD_IP {text!r}: expected an IPv4 or IPv6 address"
+        ) from exc
 
 
 def _label(env: Mapping[str, str], name: str) -> str:
@@ -127,8 +129,13 @@ def _optional_path(env: Mapping[str, str], name: str) -> Path | None:
     return Path(value) if value else None
 
 
-def load_settings(env: Mapping[str, str], *, nodename: str | None = None, kubeconfig: str | None = None,
-                  tuning: AgentTuning | None = None) -> AgentSettings:
+def load_settings(
+    env: Mapping[str, str],
+    *,
+    nodename: str | None = None,
+    kubeconfig: str | None = None,
+    tuning: AgentTuning | None = None,
+) -> AgentSettings:
     """Build the settings from the environment; the `--nodename` and `--kubeconfig` flags win when given.
 
     Raises `AgentSettingsError` naming the variable and the bad value.

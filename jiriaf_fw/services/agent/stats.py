@@ -1,8 +1,8 @@
 """Resource usage of the node, its pods and their containers, in the kubelet's Summary and Prometheus forms.
 
 metrics-server reads either `/stats/summary` or `/metrics/resource`. It drops a point whose CPU counter or
-working set is 0 and rejects a CPU counter that goes down, so counters here come from the runtime's
-monotonic per-group CPU time, and a live container's working set is at least 1 byte.
+working set is 0, and it rejects a CPU counter that goes down. So the counters here come from the runtime's
+monotonic per-group CPU time, and a live container reports at least 1 ns of CPU and 1 byte of memory.
 """
 
 from __future__ import annotations
@@ -133,8 +133,14 @@ def _cpu(usage: Usage, stamp: str) -> dict:
 
 def _memory(usage: Usage, stamp: str) -> dict:
     ws = usage.working_set_bytes
-    return {"time": stamp, "workingSetBytes": ws, "usageBytes": ws, "rssBytes": ws, "pageFaults": 0,
-            "majorPageFaults": 0}
+    return {
+        "time": stamp,
+        "workingSetBytes": ws,
+        "usageBytes": ws,
+        "rssBytes": ws,
+        "pageFaults": 0,
+        "majorPageFaults": 0,
+    }
 
 
 def summary(snapshot: Snapshot, nodename: str) -> dict:
@@ -153,8 +159,12 @@ def summary(snapshot: Snapshot, nodename: str) -> dict:
                 "podRef": {"name": pod.name, "namespace": pod.namespace, "uid": pod.uid},
                 "startTime": format_time(pod.usage.start_time),
                 "containers": [
-                    {"name": c.name, "startTime": format_time(c.usage.start_time),
-                     "cpu": _cpu(c.usage, stamp), "memory": _memory(c.usage, stamp)}
+                    {
+                        "name": c.name,
+                        "startTime": format_time(c.usage.start_time),
+                        "cpu": _cpu(c.usage, stamp),
+                        "memory": _memory(c.usage, stamp),
+                    }
                     for c in pod.containers
                 ],
                 "cpu": _cpu(pod.usage, stamp),
@@ -172,27 +182,38 @@ class _SnapshotCollector:
 
     def collect(self) -> Iterator[Metric]:
         snap, ts = self._snapshot, self._snapshot.time.timestamp()
-        node_cpu = CounterMetricFamily("node_cpu_usage_seconds", "Cumulative busy CPU time of the node in seconds",
-                                       labels=["node"])
+        node_cpu = CounterMetricFamily(
+            "node_cpu_usage_seconds", "Cumulative busy CPU time of the node in seconds", labels=["node"]
+        )
         node_cpu.add_metric([self._node], snap.node.cpu_ns / 1e9, timestamp=ts)
-        node_mem = GaugeMetricFamily("node_memory_working_set_bytes", "Memory in use on the node in bytes",
-                                     labels=["node"])
+        node_mem = GaugeMetricFamily(
+            "node_memory_working_set_bytes", "Memory in use on the node in bytes", labels=["node"]
+        )
         node_mem.add_metric([self._node], snap.node.working_set_bytes, timestamp=ts)
         pod_labels = ["node", "namespace", "pod"]
-        pod_cpu = CounterMetricFamily("pod_cpu_usage_seconds", "Cumulative CPU time of the pod in seconds",
-                                      labels=pod_labels)
-        pod_mem = GaugeMetricFamily("pod_memory_working_set_bytes", "Working set of the pod in bytes",
-                                    labels=pod_labels)
+        pod_cpu = CounterMetricFamily(
+            "pod_cpu_usage_seconds", "Cumulative CPU time of the pod in seconds", labels=pod_labels
+        )
+        pod_mem = GaugeMetricFamily(
+            "pod_memory_working_set_bytes", "Working set of the pod in bytes", labels=pod_labels
+        )
         labels = ["node", "container", "namespace", "pod", "pgid"]
-        cpu = CounterMetricFamily("container_cpu_usage_seconds", "Cumulative CPU time of the container's "
-                                  "process group and its descendants in seconds", labels=labels)
-        mem = GaugeMetricFamily("container_memory_working_set_bytes", "Working set of the container in bytes",
-                                labels=labels)
-        start = GaugeMetricFamily("container_start_time_seconds", "Start time of the container, Unix seconds",
-                                  labels=labels)
+        cpu = CounterMetricFamily(
+            "container_cpu_usage_seconds",
+            "Cumulative CPU time of the container's process group and its descendants in seconds",
+            labels=labels,
+        )
+        mem = GaugeMetricFamily(
+            "container_memory_working_set_bytes", "Working set of the container in bytes", labels=labels
+        )
+        start = GaugeMetricFamily(
+            "container_start_time_seconds", "Start time of the container, Unix seconds", labels=labels
+        )
         for pod in snap.pods:
             pod_cpu.add_metric([self._node, pod.namespace, pod.name], pod.usage.cpu_ns / 1e9, timestamp=ts)
-            pod_mem.add_metric([self._node, pod.namespace, pod.name], pod.usage.working_set_bytes, timestamp=ts)
+            pod_mem.add_metric(
+                [self._node, pod.namespace, pod.name], pod.usage.working_set_bytes, timestamp=ts
+            )
             for c in pod.containers:
                 values = [self._node, c.name, pod.namespace, pod.name, str(c.pgid)]
                 cpu.add_metric(values, c.usage.cpu_ns / 1e9, timestamp=ts)

@@ -7,12 +7,11 @@ group. Processes are never matched by name, command line or port.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import signal
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from jiriaf_fw.adapters import processes
 from jiriaf_fw.services.agent.records import AgentRecords, PodRecord
@@ -62,9 +61,13 @@ def _signal(survivors: _Survivors, sig: int) -> None:
     processes.signal_pids(survivors.pids, sig)
 
 
-async def stop_pod(
-    records: AgentRecords, pod: PodRecord, grace_s: float, monotonic: Callable[[], float], poll_s: float
-) -> None:
+class StopClock(Protocol):
+    def monotonic(self) -> float: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+async def stop_pod(records: AgentRecords, pod: PodRecord, grace_s: float, clock: StopClock, poll_s: float) -> None:
     """SIGTERM (then SIGCONT, so stopped processes see it) to the pod's groups and marked processes, wait
     until they are gone or `grace_s` has passed, then SIGKILL whatever is left, rescanning for late forks.
     Finally waits briefly for the wrappers to record exit statuses. Logs, and does not raise, if processes
@@ -76,30 +79,28 @@ async def stop_pod(
                  pod.namespace, pod.name, pod.uid, left.describe(), grace_s)
         _signal(left, signal.SIGTERM)
         _signal(left, signal.SIGCONT)
-        deadline = monotonic() + grace_s
-        while (left := _survivors(groups, pod.uid)) and monotonic() < deadline:
-            await asyncio.sleep(poll_s)
+        deadline = clock.monotonic() + grace_s
+        while (left := _survivors(groups, pod.uid)) and clock.monotonic() < deadline:
+            await clock.sleep(poll_s)
     for _ in range(KILL_ROUNDS):
         if not left:
             break
         log.info("pod %s/%s: SIGKILL to %s", pod.namespace, pod.name, left.describe())
         _signal(left, signal.SIGKILL)
-        await asyncio.sleep(min(poll_s, 0.05))
+        await clock.sleep(min(poll_s, 0.05))
         left = _survivors(groups, pod.uid)
     if left:
         log.error("pod %s/%s: processes survived SIGKILL: %s", pod.namespace, pod.name, left.describe())
-    await _wait_for_exit_records(records, pod, monotonic, poll_s)
+    await _wait_for_exit_records(records, pod, clock, poll_s)
 
 
-async def _wait_for_exit_records(
-    records: AgentRecords, pod: PodRecord, monotonic: Callable[[], float], poll_s: float
-) -> None:
-    deadline = monotonic() + EXIT_RECORD_WAIT_S
-    while monotonic() < deadline:
+async def _wait_for_exit_records(records: AgentRecords, pod: PodRecord, clock: StopClock, poll_s: float) -> None:
+    deadline = clock.monotonic() + EXIT_RECORD_WAIT_S
+    while clock.monotonic() < deadline:
         pending = [name for name in pod.containers if _wrapper_pending(records, pod.uid, name)]
         if not pending:
             return
-        await asyncio.sleep(poll_s)
+        await clock.sleep(poll_s)
     log.warning("pod %s/%s: wrappers recorded no exit status within %g s", pod.namespace, pod.name,
                 EXIT_RECORD_WAIT_S)
 

@@ -1,4 +1,4 @@
-"""Named, guarded root tasks: a task that dies is logged with its traceback and asks the agent to stop."""
+"""Named, guarded root tasks: a task that dies is logged with its traceback and makes the agent stop."""
 
 from __future__ import annotations
 
@@ -58,19 +58,20 @@ class Supervisor:
             task.cancel()
         if not chosen:
             return
-        done, pending = await asyncio.wait(chosen, timeout=timeout_s)
+        _, pending = await asyncio.wait(chosen, timeout=timeout_s)
         for task in pending:
             logger.warning("root task %s did not stop within %.0f s", task.get_name(), timeout_s)
 
 
 class FailureLog:
-    """Logs a repeating failure once, then at most once per `every_s` with a count, and the recovery.
+    """Logs a repeating failure at its first occurrence, then at most once per `every_s` with a count.
 
-    `clock` is a monotonic time function.
+    A success after failures logs the recovery. `clock` returns monotonic seconds.
     """
 
-    def __init__(self, log: logging.Logger | logging.LoggerAdapter, what: str, clock: Any,
-                 every_s: float = 60.0) -> None:
+    def __init__(
+        self, log: logging.Logger | logging.LoggerAdapter, what: str, clock: Any, every_s: float = 60.0
+    ) -> None:
         self._log = log
         self._what = what
         self._clock = clock
@@ -91,3 +92,21 @@ class FailureLog:
         if self._count:
             self._log.info("%s works again after %d failure(s)", self._what, self._count)
         self._count = 0
+
+
+class Backoff:
+    """Doubling retry delay from `first_s` up to `max_s`."""
+
+    def __init__(self, first_s: float, max_s: float) -> None:
+        self._first_s, self._max_s = first_s, max_s
+        self._next_s = first_s
+
+    def next(self) -> float:
+        """Return the delay to wait now and double the following one."""
+        delay = self._next_s
+        self._next_s = min(self._max_s, self._next_s * 2)
+        return delay
+
+    def reset(self) -> None:
+        """Start again from the first delay."""
+        self._next_s = self._first_s

@@ -21,7 +21,7 @@ from jiriaf_fw.core.walltime import parse_duration
 logger = logging.getLogger(__name__)
 
 SQUEUE_TIMEOUT_S = 30.0
-_JOB_ID = re.compile(r"^[0-9]+(_[0-9]+)?$")
+_JOB_ID = re.compile(r"^[0-9]+$")
 
 
 class SlurmQueryError(JiriafError):
@@ -83,12 +83,20 @@ class Walltime:
     """Tracks the deadline and sets `expired` when it passes.
 
     Outside Slurm the deadline is start + `walltime_s` (0 means none). Inside Slurm it is now + time left
-    - `margin_s`, read again every `poll_interval_s`, so a late start or a changed limit is followed; a
-    failed or unknown read keeps the last deadline, first taken from `walltime_s`.
+    - `margin_s`, read again every `poll_interval_s`, so a late start or a changed limit is followed. A
+    failed or unknown read keeps the last deadline, which starts as the `walltime_s` one.
     """
 
-    def __init__(self, *, clock: Clock, walltime_s: int, slurm_job_id: str | None, squeue: SqueueTimeLeft,
-                 margin_s: int, poll_interval_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Clock,
+        walltime_s: int,
+        slurm_job_id: str | None,
+        squeue: SqueueTimeLeft,
+        margin_s: int,
+        poll_interval_s: float,
+    ) -> None:
         self._clock = clock
         self._job_id = slurm_job_id
         self._squeue = squeue
@@ -129,8 +137,9 @@ class Walltime:
             logger.warning("keeping the current deadline: %s", exc)
             return
         if duration.is_unknown:
-            logger.warning("squeue reports no usable time left for job %s; keeping the current deadline",
-                           self._job_id)
+            logger.warning(
+                "squeue reports no usable time left for job %s; keeping the current deadline", self._job_id
+            )
             return
         if duration.is_unlimited or duration.seconds is None:
             self._set_deadline(None)
@@ -140,14 +149,22 @@ class Walltime:
 
     def _set_deadline(self, deadline: float | None) -> None:
         if deadline is None and self._deadline is not None:
-            logger.info("Slurm job %s has no time limit any more; the agent runs without a deadline", self._job_id)
+            logger.info(
+                "Slurm job %s has no time limit any more; the agent runs without a deadline", self._job_id
+            )
         elif deadline is not None and (self._deadline is None or abs(deadline - self._deadline) >= 1):
-            logger.info("deadline set to %.0f s from now (Slurm job %s)", deadline - self._clock.monotonic(),
-                        self._job_id)
+            logger.info(
+                "deadline set to %.0f s from now (Slurm job %s)",
+                deadline - self._clock.monotonic(),
+                self._job_id,
+            )
         self._deadline = deadline
 
     async def run(self) -> None:
-        """Follow the deadline until it passes, then set `expired` and return; without any limit, wait forever."""
+        """Follow the deadline until it passes, then set `expired` and return.
+
+        Without a deadline outside Slurm, wait until cancelled.
+        """
         next_read = self._clock.monotonic() + self._poll_interval_s
         while True:
             remaining = self.remaining_s()

@@ -95,7 +95,7 @@ class Binder:
                 assigned[node_name].append(other)
         reasons = {node["metadata"]["name"]: filter_node(pod, node, assigned[node["metadata"]["name"]])
                    for node in nodes}
-        fitting = sorted((len(assigned[name]), name) for name, why in reasons.items() if not why)
+        fitting = sorted((len(assigned[name]), name) for name, node_reasons in reasons.items() if not node_reasons)
         if fitting:
             self._bind(pod, fitting[0][1])
         else:

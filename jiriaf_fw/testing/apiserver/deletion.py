@@ -1,8 +1,8 @@
 """Deletion (with pod graceful deletion and finalizers) and the pod `binding` subresource.
 
-Graceful deletion follows `rest.BeforeDelete` and the pod strategy's `CheckGracefulDelete`: a pod that is
-bound to a node and not terminal keeps existing with `deletionTimestamp` and `deletionGracePeriodSeconds` set
-until a DELETE with a grace period of 0 arrives (what the kubelet sends once the containers are gone).
+Graceful deletion follows `rest.BeforeDelete` and the pod strategy's `CheckGracefulDelete`. A pod that is
+bound to a node and not terminal stays, with `deletionTimestamp` and `deletionGracePeriodSeconds` set, until
+a DELETE with a grace period of 0 arrives. The kubelet sends that DELETE once the containers are gone.
 Deleting a namespace deletes its objects at once; there is no namespace controller and no Terminating phase.
 """
 
@@ -34,7 +34,7 @@ class DeleteOptions:
     dry_run: bool = False
 
     @classmethod
-    def parse(cls, body: Any, query_grace: str | None, query_policy: str | None, dry_run: bool) -> "DeleteOptions":
+    def parse(cls, body: Any, query_grace: str | None, query_policy: str | None, dry_run: bool) -> DeleteOptions:
         body = body if isinstance(body, dict) else {}
         grace = body.get("gracePeriodSeconds")
         if query_grace is not None:

@@ -1,7 +1,7 @@
 """Discovery documents (/api, /apis, the APIResourceLists) and /version.
 
-kubectl 1.32 first asks for aggregated discovery (`as=APIGroupDiscoveryList`); the double serves the legacy
-documents with a plain `application/json` content type, which makes kubectl fall back to them.
+kubectl 1.32 first requests aggregated discovery (`as=APIGroupDiscoveryList`). The double answers with the
+legacy documents and a plain `application/json` content type, and kubectl then falls back to them.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ _SUBRESOURCE_VERBS = {
     "status": STATUS_VERBS,
     "binding": ("create",),
     "log": ("get",),
-    "finalize": ("update",),
 }
 
 

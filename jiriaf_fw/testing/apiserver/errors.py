@@ -74,8 +74,8 @@ def already_exists(rt: ResourceType, name: str) -> StatusError:
     )
 
 
-def conflict(rt: ResourceType, name: str, why: str) -> StatusError:
-    message = f'Operation cannot be fulfilled on {rt.group_resource} "{name}": {why}'
+def conflict(rt: ResourceType, name: str, cause: str) -> StatusError:
+    message = f'Operation cannot be fulfilled on {rt.group_resource} "{name}": {cause}'
     return StatusError(409, "Conflict", message, _resource_details(rt, name))
 
 
@@ -90,7 +90,7 @@ def bad_request(message: str) -> StatusError:
 
 
 def resource_not_found() -> StatusError:
-    """The error for a path under /api or /apis that names no known resource."""
+    """Build the error for a path under /api or /apis that names no known resource."""
     return StatusError(404, "NotFound", "the server could not find the requested resource", {})
 
 
@@ -120,10 +120,15 @@ def gateway_timeout(message: str, retry_after_s: int = 1) -> StatusError:
     return StatusError(504, "Timeout", message, {"retryAfterSeconds": retry_after_s})
 
 
-def internal_error(message: str) -> StatusError:
-    return StatusError(
-        500, "InternalError", f"Internal error occurred: {message}", {"causes": [{"message": message}]}
-    )
+_FIELD_ERROR_REASONS: dict[str, tuple[str, str]] = {
+    "Required": ("FieldValueRequired", "Required value"),
+    "Invalid": ("FieldValueInvalid", "Invalid value"),
+    "Duplicate": ("FieldValueDuplicate", "Duplicate value"),
+    "Forbidden": ("FieldValueForbidden", "Forbidden"),
+    "NotSupported": ("FieldValueNotSupported", "Unsupported value"),
+    "NotFound": ("FieldValueNotFound", "Not found"),
+    "TooLong": ("FieldValueTooLong", "Too long"),
+}
 
 
 @dataclass(frozen=True)
@@ -135,20 +140,10 @@ class FieldError:
     value: Any = None
     detail: str = ""
 
-    _REASONS = {
-        "Required": ("FieldValueRequired", "Required value"),
-        "Invalid": ("FieldValueInvalid", "Invalid value"),
-        "Duplicate": ("FieldValueDuplicate", "Duplicate value"),
-        "Forbidden": ("FieldValueForbidden", "Forbidden"),
-        "NotSupported": ("FieldValueNotSupported", "Unsupported value"),
-        "NotFound": ("FieldValueNotFound", "Not found"),
-        "TooLong": ("FieldValueTooLong", "Too long"),
-    }
-
     @property
     def body(self) -> str:
         """The message without the field path, e.g. `Invalid value: "Foo": must be lower case`."""
-        text = self._REASONS[self.kind][1]
+        text = _FIELD_ERROR_REASONS[self.kind][1]
         if self.kind in ("Invalid", "Duplicate", "NotSupported", "NotFound"):
             text += f": {_format_value(self.value)}"
         if self.detail:
@@ -159,7 +154,7 @@ class FieldError:
         return f"{self.field}: {self.body}" if self.field else self.body
 
     def cause(self) -> dict[str, str]:
-        return {"reason": self._REASONS[self.kind][0], "message": self.body, "field": self.field}
+        return {"reason": _FIELD_ERROR_REASONS[self.kind][0], "message": self.body, "field": self.field}
 
 
 def _format_value(value: Any) -> str:

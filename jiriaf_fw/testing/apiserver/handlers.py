@@ -1,14 +1,15 @@
-"""HTTP handlers: route a request to discovery, OpenAPI, or a resource verb, and encode the answer."""
+"""HTTP handlers that route a request to discovery, OpenAPI or a resource verb, and encode the response."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from . import discovery, openapi
-from .deletion import Deleter, DeleteOptions
+from .deletion import DeleteOptions, Deleter
 from .errors import (
     FieldError,
     StatusError,
@@ -18,8 +19,8 @@ from .errors import (
     unsupported_media_type,
 )
 from .http_util import json_response, negotiate, read_body, status_response, table_content_type
-from .listing import list_objects
-from .registry import APPLY_PATCH, Registry, SUPPORTED_PATCH_TYPES
+from .listing import list_objects, parse_bool_param
+from .registry import APPLY_PATCH, SUPPORTED_PATCH_TYPES, Registry
 from .routing import Target, parse_resource_path
 from .schema import prune_unknown_fields
 from .selectors import ObjectFilter, parse_field_selector, parse_label_selector
@@ -109,36 +110,43 @@ class Handlers:
     # ---- resources ------------------------------------------------------------------------------------
 
     async def _resource(self, request: web.Request, target: Target) -> web.StreamResponse:
-        method = request.method
-        query = request.query
         if target.name is None:
-            if method == "GET":
-                if target.legacy_watch or query.get("watch") in ("true", "1", "True"):
-                    return await self._watch(request, target)
-                return await self._list(request, target)
-            if method == "POST" and (target.namespace is not None or not target.rt.namespaced):
-                return await self._create(request, target)
-            if method == "DELETE" and "deletecollection" in target.rt.verbs:
-                return await self._delete_collection(request, target)
-            raise method_not_allowed()
+            return await self._collection(request, target)
         if target.legacy_watch:
-            if method != "GET":
+            if request.method != "GET":
                 raise method_not_allowed()
             return await self._watch(request, target)
-        sub = target.subresource
-        if sub in (None, "status") and method == "GET":
-            return self._render_one(request, target.rt, self._get(target))
-        if sub in (None, "status", "finalize") and method == "PUT":
-            return await self._update(request, target)
-        if sub in (None, "status") and method == "PATCH":
-            return await self._patch(request, target)
-        if sub is None and method == "DELETE":
-            return await self._delete(request, target)
-        if sub == "binding" and method == "POST":
+        return await self._item(request, target)
+
+    async def _collection(self, request: web.Request, target: Target) -> web.StreamResponse:
+        method = request.method
+        if method == "GET":
+            if target.legacy_watch or parse_bool_param(request.query.get("watch")):
+                return await self._watch(request, target)
+            return await self._list(request, target)
+        if method == "POST" and (target.namespace is not None or not target.rt.namespaced):
+            return await self._create(request, target)
+        if method == "DELETE" and "deletecollection" in target.rt.verbs:
+            return await self._delete_collection(request, target)
+        raise method_not_allowed()
+
+    async def _item(self, request: web.Request, target: Target) -> web.StreamResponse:
+        method, sub = request.method, target.subresource
+        if sub in (None, "status"):
+            if method == "GET":
+                return self._render_one(request, target.rt, self._get(target))
+            if method == "PUT":
+                return await self._update(request, target)
+            if method == "PATCH":
+                return await self._patch(request, target)
+            if method == "DELETE" and sub is None:
+                return await self._delete(request, target)
+        elif sub == "binding" and method == "POST":
+            assert target.name is not None
             body = await read_body(request)
             result = self.deleter.bind(target.namespace or "", target.name, body, self._dry_run(request))
             return json_response(result, 201)
-        if sub == "log" and method == "GET":
+        elif sub == "log" and method == "GET":
             return await self.logs(request, self._get(target))
         raise method_not_allowed()
 
@@ -192,7 +200,7 @@ class Handlers:
         limit = _int_param(query, "limit")
         result = await list_objects(
             self.registry.store, selection, query.get("resourceVersion"), query.get("resourceVersionMatch"),
-            limit, query.get("continue") or None,
+            limit, query.get("continue") or None, parse_bool_param(query.get("sendInitialEvents")),
         )
         if representation == "table":
             include = query.get("includeObject", "Metadata")

@@ -51,27 +51,52 @@ def parse_resource_version(value: str) -> int:
     return number
 
 
-def validate_list_options(rv: str | None, rv_match: str | None, watch: bool, continue_token: str | None) -> None:
-    """Reject the option combinations `ValidateListOptions` rejects."""
+def validate_list_options(rv: str | None, rv_match: str | None, continue_token: str | None,
+                          send_initial_events: bool | None) -> None:
+    """Reject the list option combinations `ValidateListOptions` rejects."""
     errors: list[FieldError] = []
     if rv_match:
+        if not rv:
+            errors.append(FieldError("resourceVersionMatch", "Forbidden",
+                                     detail="resourceVersionMatch is forbidden unless resourceVersion is provided"))
+        if continue_token:
+            errors.append(FieldError("resourceVersionMatch", "Forbidden",
+                                     detail="resourceVersionMatch is forbidden when continue is provided"))
         if rv_match not in ("Exact", "NotOlderThan"):
             errors.append(FieldError("resourceVersionMatch", "NotSupported", rv_match,
                                      'supported values: "Exact", "NotOlderThan", ""'))
-        elif watch and rv_match == "Exact":
-            errors.append(FieldError("resourceVersionMatch", "Forbidden",
-                                     detail="resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"))
-        elif not rv:
-            errors.append(FieldError("resourceVersionMatch", "Forbidden",
-                                     detail="resourceVersionMatch is forbidden unless resourceVersion is provided"))
-        elif rv_match == "Exact" and rv == "0":
+        if rv_match == "Exact" and rv == "0":
             errors.append(FieldError("resourceVersionMatch", "Forbidden",
                                      detail='resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
-    if continue_token and rv and rv != "0":
-        errors.append(FieldError("resourceVersion", "Forbidden",
-                                 detail="specifying resource version is not allowed when using continue"))
+    if send_initial_events is not None:
+        errors.append(FieldError("sendInitialEvents", "Forbidden", detail="sendInitialEvents is forbidden for list"))
     if errors:
         raise _list_options_invalid(errors)
+    if continue_token and rv and rv != "0":
+        raise bad_request("specifying resource version is not allowed when using continue")
+
+
+def validate_watch_options(rv_match: str | None, send_initial_events: bool | None) -> None:
+    """Reject the watch option combinations `ValidateListOptions` rejects."""
+    errors: list[FieldError] = []
+    if send_initial_events is not None and rv_match != "NotOlderThan":
+        errors.append(FieldError("resourceVersionMatch", "Forbidden",
+                                 detail="sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"))
+    if rv_match:
+        if send_initial_events is None:
+            errors.append(FieldError("resourceVersionMatch", "Forbidden",
+                                     detail="resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided"))
+        if rv_match != "NotOlderThan":
+            errors.append(FieldError("resourceVersionMatch", "NotSupported", rv_match, 'supported values: "NotOlderThan"'))
+    if errors:
+        raise _list_options_invalid(errors)
+
+
+def parse_bool_param(value: str | None) -> bool | None:
+    """Parse an optional boolean query parameter as the apiserver's query decoder does."""
+    if value is None:
+        return None
+    return value in ("true", "True", "1", "t", "T", "TRUE")
 
 
 def encode_continue(rv: int, start_after: tuple[str, str]) -> str:
@@ -88,17 +113,17 @@ def decode_continue(token: str) -> tuple[int, tuple[str, str]]:
         raise bad_request(f"continue key is not valid: {error}") from error
 
 
-async def wait_for_resource_version(store: Store, wanted: int, timeout_s: float = FRESHNESS_WAIT_S) -> None:
-    """Wait until the store has reached `wanted`; raise the watch cache's 504 after `timeout_s`."""
-    if store.resource_version >= wanted:
+async def wait_for_resource_version(store: Store, requested: int, timeout_s: float = FRESHNESS_WAIT_S) -> None:
+    """Wait until the store has reached `requested`; raise the watch cache's 504 after `timeout_s`."""
+    if store.resource_version >= requested:
         return
     reached = asyncio.Event()
-    unsubscribe = store.subscribe(lambda event: reached.set() if store.resource_version >= wanted else None)
+    unsubscribe = store.subscribe(lambda event: reached.set() if store.resource_version >= requested else None)
     try:
         await asyncio.wait_for(reached.wait(), timeout_s)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         raise gateway_timeout(
-            f"Timeout: Too large resource version: {wanted}, current: {store.resource_version}"
+            f"Timeout: Too large resource version: {requested}, current: {store.resource_version}"
         ) from None
     finally:
         unsubscribe()
@@ -111,10 +136,11 @@ async def list_objects(
     rv_match: str | None,
     limit: int | None,
     continue_token: str | None,
+    send_initial_events: bool | None = None,
 ) -> dict[str, Any]:
-    """Return the list object (`<Kind>List`) a GET on a collection answers with."""
+    """Return the list object (`<Kind>List`) that a GET on a collection returns."""
     rt = selection.rt
-    validate_list_options(rv, rv_match, False, continue_token)
+    validate_list_options(rv, rv_match, continue_token, send_initial_events)
     start_after: tuple[str, str] | None = None
     if continue_token:
         list_rv, start_after = decode_continue(continue_token)
@@ -122,13 +148,13 @@ async def list_objects(
         if items is None:
             raise expired(CONTINUE_EXPIRED_MESSAGE)
     elif rv and rv != "0":
-        wanted = parse_resource_version(rv)
-        await wait_for_resource_version(store, wanted)
+        requested = parse_resource_version(rv)
+        await wait_for_resource_version(store, requested)
         if rv_match == "Exact":
-            items = store.snapshot_at(rt, wanted)
+            items = store.snapshot_at(rt, requested)
             if items is None:
                 raise expired("The resourceVersion for the provided list is too old.")
-            list_rv = wanted
+            list_rv = requested
         else:
             items, list_rv = store.list(rt), store.resource_version
     else:

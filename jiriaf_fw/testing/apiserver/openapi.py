@@ -3,8 +3,8 @@
 kubectl 1.32 reads `/openapi/v3`, then the group-version document of the object's kind, and needs there a
 collection path whose `patch` operation carries `x-kubernetes-group-version-kind` and a `fieldValidation`
 parameter. The patch operation advertises no strategic-merge-patch body, so kubectl computes strategic merge
-patches from its compiled-in Go types (which know every built-in kind's merge keys) instead of from these
-schemas, which only say `x-kubernetes-preserve-unknown-fields`. /openapi/v2 is not served (404).
+patches from its compiled-in Go types, which carry every built-in kind's merge keys. These schemas carry no
+merge keys, only `x-kubernetes-preserve-unknown-fields`. /openapi/v2 is not served (404).
 """
 
 from __future__ import annotations

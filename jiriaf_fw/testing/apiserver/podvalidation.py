@@ -8,6 +8,7 @@ NOTE: security contexts, resources, probes and ephemeral containers are not vali
 from __future__ import annotations
 
 import copy
+import ipaddress
 from typing import Any
 
 from .errors import FieldError
@@ -37,7 +38,7 @@ def _validate_container(container: dict[str, Any], path: str, volumes: set[str])
     if not name:
         errors.append(FieldError(f"{path}.name", "Required"))
     else:
-        errors += [FieldError(f"{path}.name", "Invalid", name, why) for why in dns1123_label_errors(name)]
+        errors += [FieldError(f"{path}.name", "Invalid", name, reason) for reason in dns1123_label_errors(name)]
     if not container.get("image"):
         errors.append(FieldError(f"{path}.image", "Required"))
     for index, port in enumerate(container.get("ports") or []):
@@ -81,7 +82,7 @@ def _validate_volumes(spec: dict[str, Any]) -> tuple[list[FieldError], set[str]]
         elif name in names:
             errors.append(FieldError(f"{path}.name", "Duplicate", name))
         else:
-            errors += [FieldError(f"{path}.name", "Invalid", name, why) for why in dns1123_label_errors(name)]
+            errors += [FieldError(f"{path}.name", "Invalid", name, reason) for reason in dns1123_label_errors(name)]
             names.add(name)
         sources = [key for key in volume if key != "name"]
         if not sources:
@@ -98,7 +99,7 @@ def _validate_tolerations(tolerations: list[dict[str, Any]]) -> list[FieldError]
         operator = toleration.get("operator") or "Equal"
         key = toleration.get("key") or ""
         if key:
-            errors += [FieldError(f"{path}.key", "Invalid", key, why) for why in label_key_errors(key)]
+            errors += [FieldError(f"{path}.key", "Invalid", key, reason) for reason in label_key_errors(key)]
         elif operator != "Exists":
             errors.append(
                 FieldError(f"{path}.operator", "Invalid", operator,
@@ -137,7 +138,7 @@ def _validate_node_selector_requirement(expression: dict[str, Any], path: str) -
     operator = expression.get("operator")
     values = expression.get("values") or []
     key = expression.get("key") or ""
-    errors += [FieldError(f"{path}.key", "Invalid", key, why) for why in label_key_errors(key)]
+    errors += [FieldError(f"{path}.key", "Invalid", key, reason) for reason in label_key_errors(key)]
     if operator in ("In", "NotIn") and not values:
         errors.append(FieldError(f"{path}.values", "Required",
                                  detail="must be specified when `operator` is 'In' or 'NotIn'"))
@@ -189,52 +190,99 @@ def validate_pod_spec(pod: dict[str, Any]) -> list[FieldError]:
     return errors
 
 
+_MUTABLE_SPEC_FIELDS = ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds")
+
+
+def _validate_deadline_update(new_spec: dict[str, Any], old_spec: dict[str, Any]) -> list[FieldError]:
+    old_deadline, new_deadline = old_spec.get("activeDeadlineSeconds"), new_spec.get("activeDeadlineSeconds")
+    if old_deadline is None:
+        return []
+    if new_deadline is None:
+        return [FieldError("spec.activeDeadlineSeconds", "Invalid", None,
+                           "must not update from a positive integer to nil value")]
+    if new_deadline > old_deadline:
+        return [FieldError("spec.activeDeadlineSeconds", "Invalid", new_deadline,
+                           "must be less than or equal to previous value")]
+    return []
+
+
+def _changed_immutable_fields(new_spec: dict[str, Any], old_spec: dict[str, Any]) -> list[str]:
+    """Return the spec fields that differ once the mutable ones (and container images) are set aside."""
+    munged = copy.deepcopy(new_spec)
+    for field_name in ("containers", "initContainers"):
+        for old_container, new_container in zip(old_spec.get(field_name) or [], munged.get(field_name) or []):
+            new_container["image"] = old_container.get("image")
+    munged = {key: value for key, value in munged.items() if key not in _MUTABLE_SPEC_FIELDS}
+    previous = {key: value for key, value in old_spec.items() if key not in _MUTABLE_SPEC_FIELDS}
+    return sorted(key for key in set(munged) | set(previous) if munged.get(key) != previous.get(key))
+
+
 def validate_pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
     """Apply `ValidatePodUpdate`'s immutability rule: only images, deadline and tolerations may change."""
     new_spec, old_spec = new.get("spec") or {}, old.get("spec") or {}
-    errors: list[FieldError] = []
-    old_deadline, new_deadline = old_spec.get("activeDeadlineSeconds"), new_spec.get("activeDeadlineSeconds")
-    if old_deadline is not None:
-        if new_deadline is None:
-            errors.append(FieldError("spec.activeDeadlineSeconds", "Invalid", None,
-                                     "must not update from a positive integer to nil value"))
-        elif new_deadline > old_deadline:
-            errors.append(FieldError("spec.activeDeadlineSeconds", "Invalid", new_deadline,
-                                     "must be less than or equal to previous value"))
-    old_tolerations = old_spec.get("tolerations") or []
-    new_tolerations = new_spec.get("tolerations") or []
-    if any(toleration not in new_tolerations for toleration in old_tolerations):
+    for field_name in ("containers", "initContainers"):
+        if len(new_spec.get(field_name) or []) != len(old_spec.get(field_name) or []):
+            return [FieldError(f"spec.{field_name}", "Forbidden", detail="pod updates may not add or remove containers")]
+
+    errors = _validate_deadline_update(new_spec, old_spec)
+    def without_seconds(toleration: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in toleration.items() if key != "tolerationSeconds"}
+
+    new_tolerations = [without_seconds(t) for t in new_spec.get("tolerations") or []]
+    if any(without_seconds(t) not in new_tolerations for t in old_spec.get("tolerations") or []):
         errors.append(FieldError("spec.tolerations", "Forbidden",
                                  detail="existing toleration can not be modified except its tolerationSeconds"))
-    munged = copy.deepcopy(new_spec)
-    for field_name in ("containers", "initContainers"):
-        old_list, new_list = old_spec.get(field_name) or [], munged.get(field_name) or []
-        if len(old_list) == len(new_list):
-            for old_container, new_container in zip(old_list, new_list):
-                new_container["image"] = old_container.get("image")
-    for field_name in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"):
-        munged.pop(field_name, None)
-    compare_old = {key: value for key, value in old_spec.items()
-                   if key not in ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds")}
-    if munged != compare_old:
-        changed = sorted(key for key in set(munged) | set(compare_old) if munged.get(key) != compare_old.get(key))
-        errors.append(FieldError("spec", "Forbidden", detail=f"{POD_UPDATE_MESSAGE}; changed: {', '.join(changed)}"))
+
+    changed = _changed_immutable_fields(new_spec, old_spec)
+    if changed:
+        # NOTE: kube-apiserver follows the message with a Go diff of the spec; the double names the fields.
+        detail = f"{POD_UPDATE_MESSAGE}\n  changed fields: {', '.join(f'spec.{key}' for key in changed)}"
+        errors.append(FieldError("spec", "Forbidden", detail=detail))
+    return errors
+
+
+def _validate_ips(status: dict[str, Any], old_status: dict[str, Any], field_name: str) -> list[FieldError]:
+    """Check `podIPs` or `hostIPs`: valid addresses (old invalid ones may stay), one per IP family."""
+    errors: list[FieldError] = []
+    entries = status.get(field_name) or []
+    existing = {entry.get("ip") for entry in old_status.get(field_name) or []}
+    families = []
+    for index, entry in enumerate(entries):
+        address = entry.get("ip") or ""
+        try:
+            families.append(ipaddress.ip_address(address).version)
+        except ValueError:
+            if address not in existing:
+                errors.append(FieldError(f"status.{field_name}[{index}].ip", "Invalid", address,
+                                         "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)"))
+    if len(entries) > 2 or len(families) != len(set(families)):
+        errors.append(FieldError(f"status.{field_name}", "Invalid", [e.get("ip") for e in entries],
+                                 "may specify no more than one IP for each IP family"))
     return errors
 
 
 def validate_pod_status_update(new: dict[str, Any], old: dict[str, Any]) -> list[FieldError]:
-    """Reject status writes kube-apiserver rejects: a terminated container of a non-restarting pod restarting."""
-    errors: list[FieldError] = []
+    """Apply `ValidatePodStatusUpdate`: valid IPs and condition types, an unchanged QoS class, and no
+    terminated container of a non-restarting pod leaving the terminated state."""
+    new_status, old_status = new.get("status") or {}, old.get("status") or {}
+    errors = _validate_ips(new_status, old_status, "podIPs") + _validate_ips(new_status, old_status, "hostIPs")
+    for index, condition in enumerate(new_status.get("conditions") or []):
+        errors += [FieldError(f"status.conditions[{index}].type", "Invalid", condition.get("type"), reason)
+                   for reason in label_key_errors(condition.get("type") or "")]
+    if new_status.get("qosClass", "") != old_status.get("qosClass", ""):
+        errors.append(FieldError("status.qosClass", "Invalid", new_status.get("qosClass", ""), "field is immutable"))
     restart_policy = (old.get("spec") or {}).get("restartPolicy")
     if restart_policy == "Always":
         return errors
-    old_statuses = {s.get("name"): s for s in (old.get("status") or {}).get("containerStatuses") or []}
-    for index, status in enumerate((new.get("status") or {}).get("containerStatuses") or []):
-        previous = old_statuses.get(status.get("name"))
-        if previous is None or "terminated" not in (previous.get("state") or {}):
+    new_statuses = (new.get("status") or {}).get("containerStatuses") or []
+    for index, previous in enumerate((old.get("status") or {}).get("containerStatuses") or []):
+        terminated = (previous.get("state") or {}).get("terminated")
+        if terminated is None:
             continue
-        if "terminated" not in (status.get("state") or {}):
-            if restart_policy == "Never" or (previous["state"]["terminated"].get("exitCode") == 0):
+        if terminated.get("exitCode") != 0 and restart_policy == "OnFailure":
+            continue  # a failed container of an OnFailure pod may restart
+        for status in new_statuses:
+            if status.get("name") == previous.get("name") and "terminated" not in (status.get("state") or {}):
                 errors.append(FieldError(f"status.containerStatuses[{index}].state", "Forbidden",
                                          detail="may not be transitioned to non-terminated state"))
     return errors

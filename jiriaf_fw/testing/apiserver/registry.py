@@ -10,7 +10,8 @@ import copy
 import datetime
 import time
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import strategies
 from .errors import (
@@ -23,9 +24,14 @@ from .errors import (
     unsupported_media_type,
 )
 from .patch import PatchError, json_patch, merge_patch
-from .resources import NAMESPACES, ResourceType
+from .resources import CONFIGMAPS, NAMESPACES, ResourceType
+from .schema import fill_zero_values
 from .store import Store
 from .strategic import strategic_merge_patch
+from .timefields import normalize_times
+
+ROOT_CA_CONFIGMAP = "kube-root-ca.crt"
+PLACEHOLDER_CA = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
 
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
@@ -41,16 +47,20 @@ def format_time(seconds: float) -> str:
 
 def parse_time(text: str) -> float:
     """Parse a Kubernetes `Time` or `MicroTime` (RFC 3339 in UTC) into a Unix time."""
-    stamp = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    stamp = datetime.datetime.fromisoformat(text)
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=datetime.UTC)
     return stamp.timestamp()
 
 
 class Registry:
     """The REST semantics shared by the HTTP handlers and the binder."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time, *,
+                 publish_root_ca: bool = True) -> None:
         self.store = store
         self.clock = clock
+        self.publish_root_ca = publish_root_ca
 
     def now(self) -> str:
         return format_time(self.clock())
@@ -87,6 +97,8 @@ class Registry:
         for key in ("deletionTimestamp", "deletionGracePeriodSeconds", "generation"):
             metadata.pop(key, None)
         strategies.prepare_for_create(rt, obj)
+        fill_zero_values(rt.kind, obj)
+        normalize_times(rt.kind, obj)
         errors = strategies.validate(rt, obj)
         if errors:
             raise invalid(rt, metadata.get("name") or "", errors)
@@ -97,7 +109,24 @@ class Registry:
         metadata["creationTimestamp"] = self.now()
         if dry_run:
             return obj
-        return self.store.create(rt, obj)
+        created = self.store.create(rt, obj)
+        if rt is NAMESPACES and self.publish_root_ca:
+            self._publish_root_ca(metadata["name"])
+        return created
+
+    def _publish_root_ca(self, namespace: str) -> None:
+        """Create `kube-root-ca.crt` in a new namespace, as kube-controller-manager's root-CA publisher does.
+
+        Every pod's service-account volume refers to it, so without it a kubelet would never start a pod.
+        The double serves plain HTTP and has no CA, so the certificate is a placeholder.
+        """
+        config_map = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": ROOT_CA_CONFIGMAP, "namespace": namespace},
+            "data": {"ca.crt": PLACEHOLDER_CA},
+        }
+        self.create(CONFIGMAPS, namespace, config_map)
 
     def _check_body(self, rt: ResourceType, body: Any) -> dict[str, Any]:
         if not isinstance(body, dict):
@@ -113,7 +142,7 @@ class Registry:
         obj["kind"], obj["apiVersion"] = rt.kind, rt.api_version
         if not isinstance(obj.get("metadata"), dict):
             obj["metadata"] = {}
-        # Kubernetes objects keep their field order; move kind and apiVersion first as the server encodes them.
+        # kube-apiserver encodes kind and apiVersion first.
         return {"kind": obj.pop("kind"), "apiVersion": obj.pop("apiVersion"), **obj}
 
     # ---- update -----------------------------------------------------------------------------------
@@ -127,9 +156,9 @@ class Registry:
         if body_name and body_name != name:
             raise bad_request(f"the name of the object ({body_name}) does not match the name on the URL ({name})")
         obj["metadata"]["name"] = name
-        if rt.namespaced:
-            if obj["metadata"].get("namespace") and obj["metadata"]["namespace"] != namespace:
-                raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
+        body_namespace = obj["metadata"].get("namespace")
+        if rt.namespaced and body_namespace and body_namespace != namespace:
+            raise bad_request("the namespace of the provided object does not match the namespace sent on the request")
         old = self.store.get(rt, namespace if rt.namespaced else "", name)
         if old is None:
             if rt.create_on_update and not status:
@@ -164,15 +193,17 @@ class Registry:
             strategies.prepare_for_status_update(rt, new, old)
         else:
             strategies.prepare_for_update(rt, new, old)
+        fill_zero_values(rt.kind, new)
+        normalize_times(rt.kind, new)
         errors = strategies.validate(rt, new) + strategies.validate_update(rt, new, old, status)
         if errors:
             raise invalid(rt, name, errors)
         if new == old or dry_run:
             return new
-        if new_meta.get("deletionTimestamp") and not new_meta.get("finalizers"):
-            if rt.kind != "Pod" or new_meta.get("deletionGracePeriodSeconds") == 0:
-                # The last finalizer is gone: the store deletes instead of updating (ShouldDeleteDuringUpdate).
-                return self.store.delete(rt, new_meta.get("namespace") or "", name)
+        finalized = new_meta.get("deletionTimestamp") and not new_meta.get("finalizers")
+        if finalized and (rt.kind != "Pod" or new_meta.get("deletionGracePeriodSeconds") == 0):
+            # The last finalizer is gone: the store deletes instead of updating (ShouldDeleteDuringUpdate).
+            return self.store.delete(rt, new_meta.get("namespace") or "", name)
         return self.store.update(rt, new)
 
     # ---- patch ------------------------------------------------------------------------------------
@@ -190,7 +221,8 @@ class Registry:
     ) -> dict[str, Any]:
         """Apply a patch of `content_type` to the stored object (or its status) and store the result.
 
-        `check_fields` sees the patched object before it is validated (the handlers drop unknown fields there).
+        `check_fields` is called with the patched object before validation, so the handlers can drop unknown
+        fields from it.
         """
         if content_type not in SUPPORTED_PATCH_TYPES:
             raise unsupported_media_type(content_type, SUPPORTED_PATCH_TYPES)

@@ -56,7 +56,7 @@ class ResourceType:
 NAMESPACES = ResourceType(
     "", "v1", "Namespace", "namespaces", "namespace", False, ("ns",),
     verbs=("create", "delete", "get", "list", "patch", "update", "watch"),
-    subresources=("status", "finalize"), field_labels=("metadata.name", "status.phase"),
+    subresources=("status",), field_labels=("metadata.name", "status.phase"),
     returns_deleted_object=True,
 )
 NODES = ResourceType(
@@ -104,10 +104,3 @@ def find_resource(group: str, version: str, plural: str) -> ResourceType | None:
 
 def resources_in(group: str, version: str) -> list[ResourceType]:
     return [rt for rt in RESOURCE_TYPES if rt.group == group and rt.version == version]
-
-
-def find_by_kind(api_version: str, kind: str) -> ResourceType | None:
-    for rt in RESOURCE_TYPES:
-        if rt.api_version == api_version and rt.kind == kind:
-            return rt
-    return None

@@ -10,8 +10,8 @@ from .resources import NAMESPACES, ResourceType, find_resource
 
 @dataclass(frozen=True)
 class Target:
-    """What a resource path addresses. `namespace` is None for cluster-scoped kinds and for all-namespace
-    lists; `name` is None for collections."""
+    """The object or collection a resource path addresses. `namespace` is None for cluster-scoped kinds and for
+    all-namespace lists, and `name` is None for collections."""
 
     rt: ResourceType
     namespace: str | None

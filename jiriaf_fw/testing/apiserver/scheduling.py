@@ -148,12 +148,12 @@ def resource_reasons(pod: dict[str, Any], node: dict[str, Any], assigned: list[d
     reasons = []
     if len(assigned) + 1 > _allocatable(node, "pods"):
         reasons.append("Too many pods")
-    wanted = pod_requests(pod)
+    requested = pod_requests(pod)
     for name in ("cpu", "memory"):
-        if wanted[name] == 0:
+        if requested[name] == 0:
             continue
         used = sum((pod_requests(other)[name] for other in assigned), Decimal(0))
-        if used + wanted[name] > _allocatable(node, name):
+        if used + requested[name] > _allocatable(node, name):
             reasons.append(f"Insufficient {name}")
     return reasons
 
@@ -161,9 +161,9 @@ def resource_reasons(pod: dict[str, Any], node: dict[str, Any], assigned: list[d
 def filter_node(pod: dict[str, Any], node: dict[str, Any], assigned: list[dict[str, Any]]) -> list[str]:
     """Return why `pod` does not fit `node` (empty when it fits); the first failing filter wins."""
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
-    if (node.get("spec") or {}).get("unschedulable"):
-        if not any(tolerates(toleration, UNSCHEDULABLE_TAINT) for toleration in tolerations):
-            return ["node(s) were unschedulable"]
+    cordoned = bool((node.get("spec") or {}).get("unschedulable"))
+    if cordoned and not any(tolerates(toleration, UNSCHEDULABLE_TAINT) for toleration in tolerations):
+        return ["node(s) were unschedulable"]
     taint = untolerated_taint(pod, node)
     if taint is not None:
         return [f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value') or ''}}}"]

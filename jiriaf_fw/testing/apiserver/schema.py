@@ -8,12 +8,12 @@ deeper objects such as probes or affinity are free-form here and are neither che
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 # A schema maps field names to a sub-schema: None for a free-form value, a dict for an object, and a
 # one-element list holding the item schema for a list of objects.
 Schema = dict[str, Any]
-SchemaNode = Union[None, Schema, list]
+SchemaNode = None | Schema | list
 
 _OWNER_REFERENCE = dict.fromkeys(("apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion"))
 METADATA: Schema = {
@@ -133,3 +133,63 @@ def _prune(value: Any, schema: SchemaNode, path: str, unknown: list[str]) -> Non
             del value[key]
         else:
             _prune(value[key], schema[key], child_path, unknown)
+
+
+# ---- Go zero values ---------------------------------------------------------------------------------
+# kube-apiserver stores what its Go structs encode, so a field without `omitempty` (and every struct-typed
+# field) always appears, with its zero value when the client did not send it. Clients such as lightkube
+# decode those fields as required. ZERO_VALUES lists them for the kinds the double serves; a one-element list
+# means "apply to each item of this list".
+
+_CONTAINER_STATE = {"terminated": {"exitCode": 0}, "running": {"startedAt": None}}
+_CONTAINER_STATUS = {"name": "", "state": _CONTAINER_STATE, "lastState": _CONTAINER_STATE, "ready": False,
+                     "restartCount": 0, "image": "", "imageID": ""}
+_POD_CONDITION = {"type": "", "status": "", "lastProbeTime": None, "lastTransitionTime": None}
+_NODE_CONDITION = {"type": "", "status": "", "lastHeartbeatTime": None, "lastTransitionTime": None}
+_NODE_INFO = dict.fromkeys((
+    "machineID", "systemUUID", "bootID", "kernelVersion", "osImage", "containerRuntimeVersion", "kubeletVersion",
+    "kubeProxyVersion", "operatingSystem", "architecture",
+), "")
+ZERO_VALUES: dict[str, dict[str, Any]] = {
+    "Pod": {"metadata": {"creationTimestamp": None}, "spec": {}, "status": {
+        "conditions": [_POD_CONDITION], "containerStatuses": [_CONTAINER_STATUS],
+        "initContainerStatuses": [_CONTAINER_STATUS], "podIPs": [{"ip": ""}], "hostIPs": [{"ip": ""}],
+    }},
+    "Node": {"metadata": {"creationTimestamp": None}, "spec": {"taints": [{"key": "", "effect": ""}]}, "status": {
+        "conditions": [_NODE_CONDITION], "addresses": [{"type": "", "address": ""}],
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}}, "nodeInfo": _NODE_INFO,
+    }},
+    "Namespace": {"metadata": {"creationTimestamp": None}, "spec": {}, "status": {}},
+    "Event": {"metadata": {"creationTimestamp": None}, "involvedObject": {}, "source": {}, "eventTime": None,
+              "reportingComponent": "", "reportingInstance": ""},
+    "Lease": {"metadata": {"creationTimestamp": None}, "spec": {}},
+    "ConfigMap": {"metadata": {"creationTimestamp": None}},
+    "Secret": {"metadata": {"creationTimestamp": None}},
+}
+# Struct-typed fields that appear only when their parent does (`state.terminated` only for a terminated
+# container): for these the zero values are filled inside, but the field itself is not created.
+_OPTIONAL_STRUCTS = {"terminated", "running"}
+
+
+def fill_zero_values(kind: str, obj: dict[str, Any]) -> None:
+    """Add the always-encoded fields of `kind` that `obj` lacks, with Go's zero values, in place."""
+    zero = ZERO_VALUES.get(kind)
+    if zero is not None:
+        _fill(obj, zero)
+
+
+def _fill(value: dict[str, Any], zero: dict[str, Any]) -> None:
+    for key, default in zero.items():
+        if isinstance(default, list):
+            for item in value.get(key) or []:
+                if isinstance(item, dict):
+                    _fill(item, default[0])
+        elif isinstance(default, dict):
+            if key not in value:
+                if key in _OPTIONAL_STRUCTS:
+                    continue
+                value[key] = {}
+            if isinstance(value[key], dict):
+                _fill(value[key], default)
+        elif key not in value:
+            value[key] = default

@@ -7,8 +7,9 @@ support `=`, `==` and `!=` on the labels each kind's conversion function accepts
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .errors import bad_request
 from .resources import ResourceType
@@ -74,8 +75,8 @@ class _LabelParser:
         self.tokens = _tokenize(text)
         self.pos = 0
 
-    def fail(self, why: str) -> Exception:
-        return bad_request(f"unable to parse requirement: {why}")
+    def fail(self, detail: str) -> Exception:
+        return bad_request(f"unable to parse requirement: {detail}")
 
     def peek(self) -> str | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -97,6 +98,8 @@ class _LabelParser:
             if token != ",":
                 raise self.fail(f"found '{token}', expected: ',' or 'end of string'")
             self.pos += 1
+            if self.peek() is None:
+                raise self.fail("found '', expected: identifier after ','")
         return requirements
 
     def requirement(self) -> Requirement:
@@ -309,7 +312,7 @@ def selectable_fields(rt: ResourceType, obj: dict[str, Any]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class ObjectFilter:
-    """What a list or watch request selects: a namespace, a label selector and a field selector."""
+    """The selection of a list or watch request: a namespace, a label selector and a field selector."""
 
     rt: ResourceType
     namespace: str | None = None
@@ -322,6 +325,4 @@ class ObjectFilter:
             return False
         if self.labels and not labels_match(list(self.labels), metadata.get("labels")):
             return False
-        if self.fields and not fields_match(list(self.fields), selectable_fields(self.rt, obj)):
-            return False
-        return True
+        return not self.fields or fields_match(list(self.fields), selectable_fields(self.rt, obj))

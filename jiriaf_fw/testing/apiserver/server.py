@@ -9,8 +9,9 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Self
 
 import yaml
 from aiohttp import web
@@ -46,6 +47,7 @@ class ApiServerDouble:
         *,
         history_size: int = 1000,
         binder: bool = True,
+        root_ca_publisher: bool = True,
         clock: Callable[[], float] = time.time,
         watch_settings: WatchSettings | None = None,
         shutdown_timeout_s: float = 5.0,
@@ -53,7 +55,7 @@ class ApiServerDouble:
         self.host = host
         self.port = port
         self.store = Store(history_size=history_size)
-        self.registry = Registry(self.store, clock)
+        self.registry = Registry(self.store, clock, publish_root_ca=root_ca_publisher)
         self.deleter = Deleter(self.registry)
         self.watch_settings = watch_settings or WatchSettings()
         self._handlers = Handlers(self.registry, self.deleter, self.watch_settings, LogProxy(self.store))
@@ -97,11 +99,11 @@ class ApiServerDouble:
             await runner.cleanup()
             logger.info("API-server double on %s:%d stopped", self.host, self.port)
 
-    async def __aenter__(self) -> "ApiServerDouble":
+    async def __aenter__(self) -> Self:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc_info: Any) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     def kubeconfig(self) -> dict[str, Any]:
@@ -135,7 +137,7 @@ class ApiServerDouble:
 
     @classmethod
     @contextlib.contextmanager
-    def running_in_thread(cls, host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> Iterator["ApiServerDouble"]:
+    def running_in_thread(cls, host: str = "127.0.0.1", port: int = 0, **kwargs: Any) -> Iterator[ApiServerDouble]:
         """Run a double on its own event loop in a daemon thread for the duration of the `with` block."""
         loop = asyncio.new_event_loop()
         ready = threading.Event()
@@ -147,7 +149,7 @@ class ApiServerDouble:
             try:
                 api = cls(host, port, **kwargs)
                 await api.start()
-            except BaseException as error:  # reported to the caller's thread below
+            except BaseException as error:  # noqa: BLE001  (re-raised in the caller's thread below)
                 failure.append(error)
                 ready.set()
                 return

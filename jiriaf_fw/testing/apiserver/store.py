@@ -10,8 +10,9 @@ from __future__ import annotations
 import collections
 import copy
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from .resources import ResourceType
 
@@ -76,10 +77,6 @@ class Store:
         """Return copies of the objects of `rt` (in `namespace` when given), ordered by namespace and name."""
         items = [obj for key, obj in sorted(self._objects[rt].items()) if namespace is None or key[0] == namespace]
         return copy.deepcopy(items)
-
-    def iter_refs(self, rt: ResourceType) -> Iterable[dict[str, Any]]:
-        """Iterate over the stored objects themselves, without copying; the caller must not mutate them."""
-        return list(self._objects[rt].values())
 
     def create(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
         """Store a new object under a new resourceVersion; the caller has checked that the key is free."""

@@ -109,14 +109,14 @@ def _add_default_tolerations(spec: dict[str, Any]) -> None:
     """Do what DefaultTolerationSeconds does: tolerate not-ready and unreachable nodes for 300 s."""
     tolerations = spec.setdefault("tolerations", [])
     for key in ("node.kubernetes.io/not-ready", "node.kubernetes.io/unreachable"):
-        if any(t.get("key") == key and t.get("effect") in ("NoExecute", None, "") for t in tolerations):
+        if any(t.get("key") in (key, None, "") and t.get("effect") in ("NoExecute", None, "") for t in tolerations):
             continue
         tolerations.append({"key": key, "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 300})
 
 
 def default_pod(pod: dict[str, Any], admission: bool) -> None:
-    """Fill in the defaults of `SetDefaults_Pod` and friends; on create (`admission`) also run the mutating
-    admission plugins, which kube-apiserver runs on create only."""
+    """Fill in the defaults of `SetDefaults_Pod` and friends and run DefaultTolerationSeconds; on create
+    (`admission`) also run the ServiceAccount admission plugin."""
     spec = pod.setdefault("spec", {})
     if not isinstance(spec, dict):
         return
@@ -134,11 +134,10 @@ def default_pod(pod: dict[str, Any], admission: bool) -> None:
     for volume in spec.get("volumes") or []:
         if isinstance(volume, dict):
             _default_volume(volume)
-    if not admission:
-        return
-    if spec.get("containers") and all(isinstance(c, dict) for c in spec["containers"]):
-        _admit_service_account(pod)
+    # DefaultTolerationSeconds admits creates and updates; ServiceAccount admits creates only.
     _add_default_tolerations(spec)
+    if admission and spec.get("containers") and all(isinstance(c, dict) for c in spec["containers"]):
+        _admit_service_account(pod)
 
 
 def normalize_pod_status(status: dict[str, Any]) -> None:
@@ -193,9 +192,6 @@ def prepare_for_create(rt: ResourceType, obj: dict[str, Any]) -> None:
         default_secret(obj)
     elif rt.kind == "ConfigMap":
         _decode_secret_data(obj, "binaryData")
-    elif rt.kind == "Node":
-        obj.setdefault("spec", {})
-        obj.setdefault("status", {}).setdefault("daemonEndpoints", {"kubeletEndpoint": {"Port": 0}})
 
 
 def prepare_for_update(rt: ResourceType, new: dict[str, Any], old: dict[str, Any]) -> None:
@@ -209,6 +205,8 @@ def prepare_for_update(rt: ResourceType, new: dict[str, Any], old: dict[str, Any
         default_pod(new, admission=False)
     if rt.kind == "Secret":
         default_secret(new)
+    elif rt.kind == "ConfigMap":
+        _decode_secret_data(new, "binaryData")
     generation = old["metadata"].get("generation")
     if generation is not None:
         changed = new.get("spec") != old.get("spec")

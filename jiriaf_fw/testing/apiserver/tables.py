@@ -1,12 +1,13 @@
 """`meta.k8s.io/v1` Table and PartialObjectMetadata output, with the columns of kube-apiserver's printers.
 
-kubectl asks for tables (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`) for `kubectl get`; the
-columns with priority 1 are the ones `-o wide` adds.
+`kubectl get` requests tables (`Accept: application/json;as=Table;v=v1;g=meta.k8s.io`). The columns with
+priority 1 are the ones `-o wide` adds.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .registry import parse_time
 from .resources import ResourceType
@@ -50,7 +51,10 @@ def human_duration(seconds: float) -> str:
 def _age(timestamp: str | None, now: float) -> str:
     if not timestamp:
         return "<unknown>"
-    return human_duration(now - parse_time(timestamp))
+    try:
+        return human_duration(now - parse_time(timestamp))
+    except ValueError:
+        return "<invalid>"
 
 
 def _pod_status_reason(pod: dict[str, Any]) -> tuple[str, int, int, float | None]:
@@ -64,8 +68,12 @@ def _pod_status_reason(pod: dict[str, Any]) -> tuple[str, int, int, float | None
         restarts += int(container.get("restartCount") or 0)
         finished = ((container.get("lastState") or {}).get("terminated") or {}).get("finishedAt")
         if finished:
-            finished_at = parse_time(finished)
-            last_restart = finished_at if last_restart is None else max(last_restart, finished_at)
+            try:
+                finished_at = parse_time(finished)
+            except ValueError:
+                finished_at = None
+            if finished_at is not None:
+                last_restart = finished_at if last_restart is None else max(last_restart, finished_at)
         state = container.get("state") or {}
         waiting, terminated = state.get("waiting"), state.get("terminated")
         if waiting is not None and waiting.get("reason"):
@@ -112,16 +120,19 @@ def _pod_row(pod: dict[str, Any], now: float) -> Row:
 def _node_row(node: dict[str, Any], now: float) -> Row:
     spec, status = node.get("spec") or {}, node.get("status") or {}
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), None)
-    states = ["Unknown" if ready is None else ("Ready" if ready.get("status") == "True" else "NotReady")]
+    if ready is None:
+        states = ["Unknown"]
+    elif ready.get("status") == "True":
+        states = ["Ready"]
+    else:
+        states = ["NotReady"]
     if spec.get("unschedulable"):
         states.append("SchedulingDisabled")
     roles = set()
     for key, value in ((node.get("metadata") or {}).get("labels") or {}).items():
         if key.startswith("node-role.kubernetes.io/") and key != "node-role.kubernetes.io/":
             roles.add(key.split("/", 1)[1])
-        elif key == "node-role.kubernetes.io" and value:
-            roles.add(value)
-        elif key == "kubernetes.io/role" and value:
+        elif key == "node-role.kubernetes.io" and value or key == "kubernetes.io/role" and value:
             roles.add(value)
     addresses = status.get("addresses") or []
     internal = next((a.get("address") for a in addresses if a.get("type") == "InternalIP"), None)

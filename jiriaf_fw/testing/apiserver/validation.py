@@ -96,11 +96,11 @@ def validate_labels(labels: Any, path: str) -> list[FieldError]:
         return [FieldError(path, "Invalid", labels, "must be a map of strings")]
     errors = []
     for key, value in labels.items():
-        errors += [FieldError(path, "Invalid", key, why) for why in label_key_errors(key)]
+        errors += [FieldError(path, "Invalid", key, reason) for reason in label_key_errors(key)]
         if not isinstance(value, str):
             errors.append(FieldError(path, "Invalid", value, "must be a string"))
             continue
-        errors += [FieldError(path, "Invalid", value, why) for why in label_value_errors(value)]
+        errors += [FieldError(path, "Invalid", value, reason) for reason in label_value_errors(value)]
     return errors
 
 
@@ -113,16 +113,14 @@ def validate_metadata(obj: dict[str, Any], namespaced: bool, name_check: str) ->
         errors.append(FieldError("metadata.name", "Required", detail="name or generateName is required"))
     else:
         checker = dns1123_label_errors if name_check == "label" else dns1123_subdomain_errors
-        errors += [FieldError("metadata.name", "Invalid", name, why) for why in checker(name)]
+        errors += [FieldError("metadata.name", "Invalid", name, reason) for reason in checker(name)]
     if namespaced and not metadata.get("namespace"):
         errors.append(FieldError("metadata.namespace", "Required"))
-    if not namespaced and metadata.get("namespace"):
-        errors.append(FieldError("metadata.namespace", "Forbidden", detail="not allowed on this type"))
     errors += validate_labels(metadata.get("labels"), "metadata.labels")
     annotations = metadata.get("annotations") or {}
     for key in annotations:
         errors += [
-            FieldError("metadata.annotations", "Invalid", key, why) for why in label_key_errors(key)
+            FieldError("metadata.annotations", "Invalid", key, reason) for reason in label_key_errors(key)
         ]
     if len(json.dumps(annotations)) > ANNOTATIONS_MAX_BYTES:
         errors.append(

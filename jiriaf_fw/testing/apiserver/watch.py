@@ -1,10 +1,10 @@
 """Watchers: per-request queues fed by the store, with kube-apiserver's selector semantics.
 
-A watcher receives every store event synchronously (no polling) and keeps the ones its filter selects:
-an object that starts matching arrives as ADDED, one that stops matching as DELETED carrying its previous
-content and the event's resourceVersion, as the watch cache's `cacheWatcher` sends them. A watcher whose
-queue overflows is closed, so its client re-lists or resumes from the last resourceVersion it saw, as with a
-slow watcher of a real server.
+A watcher receives every store event synchronously (no polling) and keeps the ones its filter selects.
+An object that starts matching arrives as ADDED. One that stops matching arrives as DELETED, carrying its
+previous content and the event's resourceVersion, as the watch cache's `cacheWatcher` sends it. A watcher
+whose queue overflows is closed, so its client re-lists or resumes from the last resourceVersion it received,
+as with a slow watcher of a real server.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ WatchItem = tuple[str, dict[str, Any]]  # (event type, object)
 
 
 def convert_event(selection: ObjectFilter, event: StoreEvent) -> WatchItem | None:
-    """Return what a watcher selecting `selection` receives for `event`, or None when it sees nothing."""
+    """Return what a watcher selecting `selection` receives for `event`, or None when it receives nothing."""
     if event.rt is not selection.rt:
         return None
     current_passes = event.type != "DELETED" and selection.matches(event.obj)
@@ -76,7 +76,7 @@ class Watcher:
         if not self._items and not self.overflowed:
             try:
                 await asyncio.wait_for(self._wakeup.wait(), timeout_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 return []
         self._wakeup.clear()
         batch = list(self._items)
@@ -103,6 +103,9 @@ class WatchHub:
 
     def discard(self, watcher: Watcher) -> None:
         self._watchers.discard(watcher)
+
+    def __len__(self) -> int:
+        return len(self._watchers)
 
     def terminate_all(self) -> None:
         for watcher in list(self._watchers):
