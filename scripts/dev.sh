@@ -23,8 +23,10 @@ usage: scripts/dev.sh COMMAND [ARGS...]
   slurm-status   show which daemons run and the node states; exit 0 only when all run
   sshd-start     start a private sshd on 127.0.0.1:\${JIRIAF_DEV_SSHD_PORT:-2222} with its own keys
   sshd-stop      stop it
-  test [ARGS]    run pytest (ARGS are passed on) and lint-imports with the virtualenv
-  demo           not written yet
+  test [ARGS]    run pytest (ARGS are passed on) and lint-imports with the virtualenv; starts the local
+                 Slurm and sshd first when they are not running, and stops them again afterwards
+  demo           install, start the local Slurm if needed, and run scripts/demo.sh: a pilot from
+                 examples/local.yaml joins a Kubernetes API-server double and runs the paper's pod
 
 State folder: $STATE (set JIRIAF_DEV_STATE to change it).
 EOF
@@ -135,9 +137,31 @@ cmd_install() {
   "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e "$REPO[test]"
 }
 
+# Start the local Slurm (and sshd) unless they run already; the EXIT trap stops only what was started here.
+started_services=()
+stop_started_services() {
+  local status=$? service
+  for service in "${started_services[@]}"; do
+    "${service}_stop" || true
+  done
+  return "$status"
+}
+ensure_services() {
+  trap stop_started_services EXIT
+  if ! slurm_all_running; then
+    slurm_start
+    started_services+=(slurm)
+  fi
+  if [[ $1 == with-sshd ]] && ! sshd_port_open; then
+    sshd_start
+    started_services+=(sshd)
+  fi
+}
+
 cmd_test() {
   local pytest_status=0 lint_status=0 env_file
   [[ -x $VENV/bin/python ]] || die "no virtualenv at $VENV; run 'scripts/dev.sh install' first"
+  ensure_services with-sshd
   for env_file in "$STATE/slurm/env.sh" "$STATE/ssh/env.sh"; do
     if [[ -r $env_file ]]; then
       log "using $env_file"
@@ -158,6 +182,12 @@ cmd_test() {
   fi
 }
 
+cmd_demo() {
+  cmd_install
+  ensure_services without-sshd
+  JIRIAF_DEV_STATE=$STATE JIRIAF_DEV_VENV=$VENV "$REPO/scripts/demo.sh"
+}
+
 main() {
   local command=${1:-}
   (($#)) && shift
@@ -173,10 +203,7 @@ main() {
     sshd-start) sshd_start ;;
     sshd-stop) sshd_stop ;;
     test) cmd_test "$@" ;;
-    demo)
-      log "'demo' is not written yet"
-      exit 2
-      ;;
+    demo) cmd_demo ;;
     -h | --help | help) usage ;;
     *)
       usage >&2

@@ -7,13 +7,14 @@ and prints what that returns, a Rich table on stdout or JSON with `--json`. Expe
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
-import click
 import typer
 from rich.console import Console
 
@@ -42,7 +43,7 @@ app = typer.Typer(
 )
 
 LaunchpadOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option(
         "--launchpad",
         envvar="JIRIAF_FW_LAUNCHPAD",
@@ -63,7 +64,11 @@ def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what each step does.")] = False,
 ) -> None:
     _state["debug"] = debug
-    level = logging.DEBUG if debug else logging.INFO if verbose else logging.WARNING
+    level = logging.WARNING
+    if verbose:
+        level = logging.INFO
+    if debug:
+        level = logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(level)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
@@ -98,7 +103,7 @@ def add_wf(
 
 
 def launch(
-    site: Annotated[Optional[str], typer.Option("--site", help="Launch only the pilots of this site (jrm.site).")] = None,
+    site: Annotated[str | None, typer.Option("--site", help="Launch only the pilots of this site (jrm.site).")] = None,
     json_output: JsonOption = False,
     launchpad: LaunchpadOption = None,
 ) -> None:
@@ -151,29 +156,31 @@ def print_config(
     stdout_console.print(output.config_yaml(data))
 
 
-# The paper's commands use underscores; the dashed forms are what most CLIs use. Both work.
+def _reporting_errors(command: Callable[..., None]) -> Callable[..., None]:
+    """Wrap a command so an expected error becomes one line on stderr and an exit with its code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except JiriafError as error:
+            if _state["debug"]:
+                logger.exception("command failed")
+            # Plain write, not Rich: Rich would wrap a long message and read [brackets] as markup.
+            sys.stderr.write(f"error: {error}\n")
+            raise typer.Exit(error.exit_code) from error
+
+    return wrapper
+
+
+# The original JIRIAF launcher's commands use underscores (add_wf); most CLIs use dashes. Both work.
 for _name, _function in (("add_wf", add_wf), ("launch", launch), ("get_wf", get_wf), ("delete_wf", delete_wf),
                          ("print_config", print_config)):
-    app.command(_name)(_function)
+    app.command(_name)(_reporting_errors(_function))
     if "_" in _name:
-        app.command(_name.replace("_", "-"), hidden=True)(_function)
+        app.command(_name.replace("_", "-"), hidden=True)(_reporting_errors(_function))
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; print an expected error as one line on stderr and exit with its code."""
-    try:
-        app(args=argv, prog_name="jiriaf-fw", standalone_mode=False)
-    except click.exceptions.Exit as exit_request:
-        sys.exit(exit_request.exit_code)
-    except click.exceptions.Abort:
-        stderr_console.print("aborted")
-        sys.exit(130)
-    except click.ClickException as usage_error:
-        usage_error.show()
-        sys.exit(usage_error.exit_code)
-    except JiriafError as error:
-        if _state["debug"]:
-            logger.exception("command failed")
-        # Plain write, not Rich: Rich would wrap a long message and read [brackets] as markup.
-        sys.stderr.write(f"error: {error}\n")
-        sys.exit(error.exit_code)
+    """Run the CLI: usage errors exit 2, expected errors exit with their code after one line on stderr."""
+    app(args=argv, prog_name="jiriaf-fw")

@@ -15,7 +15,7 @@ from jiriaf_fw.services.pilot import AddResult, DeleteResult, LaunchResult, Pilo
 
 
 def added_pilot_table(result: AddResult) -> Table:
-    """One row per node of a newly added (or, with --dry-run, planned) pilot."""
+    """Build a table with one row per node of a newly added (or, with --dry-run, planned) pilot."""
     title = "planned pilot (dry run, nothing stored)" if result.dry_run else f"pilot fw_id {result.fw_id} added"
     table = Table(title=f"{title}: site {result.site}, workflow {result.name}")
     table.add_column("fw_id", justify="right")
@@ -31,15 +31,15 @@ def added_pilot_table(result: AddResult) -> Table:
 
 
 def scripts_panel(result: AddResult) -> Group:
-    """The rendered job script and node setup script, for --dry-run."""
+    """Show the rendered job script and node setup script, for --dry-run."""
     return Group(
-        Panel(Syntax(result.job_script, "bash", word_wrap=True), title="job.sh (launch directory assigned at launch)"),
+        Panel(Syntax(result.job_script, "bash", word_wrap=True), title="job.sh"),
         Panel(Syntax(result.node_setup_script, "bash", word_wrap=True), title="node-setup.sh"),
     )
 
 
 def launched_table(results: list[LaunchResult]) -> Table:
-    """One row per pilot submitted to Slurm."""
+    """Build a table with one row per pilot submitted to Slurm."""
     table = Table(title="launched pilots")
     for column in ("fw_id", "site", "slurm job", "launch directory"):
         table.add_column(column)
@@ -49,7 +49,7 @@ def launched_table(results: list[LaunchResult]) -> Table:
 
 
 def pilots_table(views: list[PilotView]) -> Table:
-    """One row per pilot with its Firework state, Slurm job state and node names."""
+    """Build a table with one row per pilot: Firework state, Slurm job state and node names."""
     table = Table(title="JRM pilots")
     for column in ("fw_id", "name", "site", "firework", "slurm job", "slurm state", "time left", "nodes"):
         table.add_column(column)
@@ -62,7 +62,7 @@ def pilots_table(views: list[PilotView]) -> Table:
 
 
 def deleted_line(result: DeleteResult) -> Text:
-    """A one-line summary of what deleting one pilot did."""
+    """Summarise in one line what deleting one pilot did."""
     if result.already_deleted:
         return Text(f"fw_id {result.fw_id}: already deleted, nothing to do")
     parts = [f"fw_id {result.fw_id}: deleted"]
@@ -74,5 +74,5 @@ def deleted_line(result: DeleteResult) -> Text:
 
 
 def config_yaml(data: dict[str, Any]) -> Syntax:
-    """The validated config as highlighted YAML."""
+    """Show the validated config as highlighted YAML."""
     return Syntax(yaml.safe_dump(data, sort_keys=False), "yaml")

@@ -86,6 +86,7 @@ InactiveLimit=0
 MinJobAge=300
 KillWait=5
 MailProg=/bin/true
+# Bind slurmctld, slurmd and srun to the address their host name resolves to (127.0.0.1), not to all.
 CommunicationParameters=NoCtldInAddrAny,NoInAddrAny
 EOF
     port=$SLURMD_FIRST_PORT

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from jiriaf_fw.adapters import slurm
-from jiriaf_fw.adapters.launchpad import PilotRecord, list_pilots as stored_pilots
-from jiriaf_fw.adapters.launchpad import mark_pilot_lost, open_launchpad, recover_offline_runs
+from jiriaf_fw.adapters.launchpad import PilotRecord, mark_pilot_lost, open_launchpad, recover_offline_runs
+from jiriaf_fw.adapters.launchpad import list_pilots as stored_pilots
 from jiriaf_fw.core.slurm_output import SlurmJob
 from jiriaf_fw.services.pilot.results import PilotView
 from jiriaf_fw.services.pilot.settings import PilotSettings
