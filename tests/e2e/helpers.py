@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
 import yaml
 from lightkube import ApiError, Client, KubeConfig
 
@@ -139,14 +140,18 @@ def log_tails(folder: Path, lines: int = 40) -> str:
 
 
 def pgid_alive(pgid: int) -> bool:
-    """True when some process still belongs to process group `pgid`."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """True when a process of group `pgid` is still running; zombies do not count.
+
+    In a container whose PID 1 does not reap orphans, killed processes stay zombies, and `killpg(pgid, 0)`
+    would still succeed for them.
+    """
+    for process in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return False
 
 
 def failing_pod_manifest(name: str, exit_code: int) -> str:

@@ -7,6 +7,7 @@ package's double, started in this process; the agents reach it through the kubec
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,59 @@ def test_two_node_pilot_registers_two_nodes(world: dict[str, Any]) -> None:
     for name in names:
         assert get_or_none(client, Node, name) is None
     assert not pgid_alive(pgid)
+
+
+def test_get_wf_shows_job_ended_outside(world: dict[str, Any]) -> None:
+    env = world["env"]
+    fw_id, names, job_id = _add_and_launch(world, nodes=1, site="e2e-lost")
+    _wait_nodes_ready(world, names)
+
+    subprocess.run(["scancel", job_id], env=env, check=True, timeout=30)
+    listed = wait_for(
+        f"get_wf to show Slurm job {job_id} ended",
+        lambda: next((view for view in cli_json(["get_wf"], env)
+                      if view["fw_id"] == fw_id and view["job_state"] == "CANCELLED"), None),
+        60, diagnose=lambda: log_tails(world["work"]))
+    assert listed["fw_state"] == "FIZZLED"
+    assert listed["time_left"] is None
+
+    deleted = cli_json(["delete_wf", str(fw_id)], env)
+    assert deleted[0]["nodes_deleted"] == names
+
+
+def test_agent_stops_at_walltime_margin(world: dict[str, Any]) -> None:
+    # A 2-minute job: the agent's deadline is the job's end minus 60 s, so it drains about a minute in,
+    # well before Slurm's own limit would kill it.
+    env, kubeconfig = world["env"], world["kubeconfig"]
+    config = write_site_config(world["tmp"] / "short.yaml", nodes=1, kubeconfig=kubeconfig,
+                               work_root=world["work"], nodename="vk-e2e", site="e2e-short", walltime="00:02:00")
+    added = cli_json(["add_wf", str(config)], env)
+    name = added["nodes"][0]["nodename"]
+    job_id = cli_json(["launch", "--site", "e2e-short"], env)[0]["job_id"]
+    _wait_nodes_ready(world, [name])
+
+    long_run = STRESS_EXAMPLE.read_text(encoding="utf-8").replace('args: ["10", "1"]', 'args: ["600", "1"]')
+    manifest = world["tmp"] / "long.yaml"
+    manifest.write_text(long_run, encoding="utf-8")
+    kubectl(["apply", "-f", str(manifest)], kubeconfig)
+    _wait_pod_phase(world, "direct-stress", ("Running",))
+    pgid_file = world["home"] / "default" / "direct-stress" / "containers" / "direct-stress" / "pgid"
+    pgid = int(wait_for("pgid file", lambda: pgid_file.is_file() and pgid_file.read_text().strip(), 30))
+
+    client = kube_client(kubeconfig)
+    wait_for(f"node {name} NotReady", lambda: not node_ready(client.get(Node, name)), 120,
+             diagnose=lambda: log_tails(world["work"]))
+    node = client.get(Node, name)
+    assert node.spec.unschedulable is True
+    ready = next(condition for condition in node.status.conditions if condition.type == "Ready")
+    assert ready.reason == "WalltimeExpired"
+
+    pod = _wait_pod_phase(world, "direct-stress", ("Failed",))
+    assert pod.status.reason == "NodeWalltimeExpired"
+    assert not pgid_alive(pgid)
+    job = wait_for(f"Slurm job {job_id} to end", lambda: next(
+        (view for view in cli_json(["get_wf"], env) if view["job_state"] not in ("RUNNING", "PENDING")), None), 60)
+    # The agent left on its own, before Slurm's time limit, so the rocket completed normally.
+    assert job["job_state"] == "COMPLETED"
+    assert job["fw_state"] == "COMPLETED"
+    cli(["delete_wf", str(added["fw_id"])], env)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from jiriaf_fw.adapters import slurm
 from jiriaf_fw.adapters.commands import run
 
 DEV_SH = Path(__file__).resolve().parents[2] / "scripts" / "dev.sh"
+DEV_STATE = Path(os.environ.get("JIRIAF_DEV_STATE", "/tmp/jiriaf-dev"))
 
 
 def test_slurm_start_keeps_running_jobs(slurm_env: dict[str, str], tmp_path: Path) -> None:
@@ -80,10 +83,18 @@ def test_ssh_forwards_tcp(ssh_env: dict[str, str], echo_port: int) -> None:
     assert result.stdout == "through the tunnel\n"
 
 
-def test_demo_is_a_stub() -> None:
-    result = run([str(DEV_SH), "demo"], check=False)
-    assert result.returncode == 2
-    assert "not written yet" in result.stderr
+@pytest.mark.e2e
+@pytest.mark.kubectl
+def test_demo_runs_main_job(slurm_env: dict[str, str], tmp_path: Path) -> None:
+    # scripts/demo.sh is the part of `dev.sh demo` after the install: the README's main job.
+    env = {"JIRIAF_DEV_VENV": sys.prefix, "JIRIAF_DEV_STATE": str(DEV_STATE)}
+    result = run([str(DEV_SH.parent / "demo.sh")], env=env, check=False, timeout_s=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "node/vk-local-" in result.stdout
+    assert "successful run completed" in result.stdout
+    assert "Completed" in result.stdout
+    assert "CANCELLED; nodes deleted: vk-local-" in result.stdout
+    assert "demo finished in" in result.stdout
 
 
 def test_unknown_subcommand_shows_usage() -> None:
