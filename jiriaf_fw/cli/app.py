@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from jiriaf_fw.cli import output
+from jiriaf_fw.cli.twin import twin_app
 from jiriaf_fw.core.errors import JiriafError
 from jiriaf_fw.services import pilot
 
@@ -179,6 +180,9 @@ for _name, _function in (("add_wf", add_wf), ("launch", launch), ("get_wf", get_
     app.command(_name)(_reporting_errors(_function))
     if "_" in _name:
         app.command(_name.replace("_", "-"), hidden=True)(_reporting_errors(_function))
+
+
+app.add_typer(twin_app, name="twin")
 
 
 def main(argv: list[str] | None = None) -> None:
