@@ -10,7 +10,7 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 STATE=${JIRIAF_DEV_STATE:-/tmp/jiriaf-dev}
 VENV=${JIRIAF_DEV_VENV:-$REPO/.venv}
-APT_PACKAGES=(slurm-wlm munge openssh-server stress python3 python3-venv)
+APT_PACKAGES=(slurm-wlm munge openssh-server stress python3 python3-venv prometheus)
 
 usage() {
   cat <<EOF
