@@ -8,16 +8,14 @@ real exit status. Every method except `stop` is synchronous and cheap enough to 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from jiriaf_fw.adapters import processes
 from jiriaf_fw.adapters.container_wrapper import write_atomic
@@ -27,6 +25,7 @@ from jiriaf_fw.services.agent.starting import launch_pod, plan_pod
 from jiriaf_fw.services.agent.states import ContainerState, ContainerUsage, derive_terminated
 from jiriaf_fw.services.agent.stopping import kill_pod_now, stop_pod
 from jiriaf_fw.services.agent.volumes import PodStartError, VolumeSources
+from jiriaf_fw.services.agent.walltime import Clock, SystemClock
 
 __all__ = ["ContainerState", "ContainerUsage", "PodRuntime", "PodStartError", "ResolvedEnv", "VolumeSources"]
 
@@ -36,35 +35,6 @@ ResolvedEnv = Mapping[str, Mapping[str, str]]
 # Marks which pod owns the user-visible `<home>/<namespace>/<pod>/` directory, so `forget` never removes the
 # directory of a newer pod that reuses the name.
 POD_DIR_OWNER_FILE = ".jiriaf-pod-uid"
-
-
-class Clock(Protocol):
-    """Wall time, monotonic time and sleeping; `walltime.Clock` objects fit."""
-
-    def now(self) -> datetime:
-        """Return the current time, aware and in UTC."""
-        ...
-
-    def monotonic(self) -> float:
-        """Return seconds on a clock that never goes back."""
-        ...
-
-    async def sleep(self, seconds: float) -> None:
-        """Sleep for `seconds` of this clock's time."""
-        ...
-
-
-class SystemClock:
-    """The real clock."""
-
-    def now(self) -> datetime:
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(seconds)
 
 
 class PodRuntime:
