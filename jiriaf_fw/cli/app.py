@@ -54,7 +54,8 @@ LaunchpadOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of a table.")]
-ConfigArgument = Annotated[Path, typer.Argument(help="Site config YAML file (slurm, jrm and ssh sections).")]
+ConfigArgument = Annotated[Path, typer.Argument(
+    help="Site config: a YAML file with slurm, jrm and ssh sections, or an env.list file of the original launcher.")]
 
 _state: dict[str, Any] = {"debug": False}
 
@@ -153,8 +154,10 @@ def print_config(
     data = pilot.show_config(config)
     if json_output:
         _print_json(data)
-        return
-    stdout_console.print(output.config_yaml(data))
+    elif sys.stdout.isatty():
+        stdout_console.print(output.config_yaml(data))
+    else:
+        sys.stdout.write(output.config_text(data))
 
 
 def _reporting_errors(command: Callable[..., None]) -> Callable[..., None]:

@@ -73,6 +73,11 @@ def deleted_line(result: DeleteResult) -> Text:
     return Text("; ".join(parts))
 
 
+def config_text(data: dict[str, Any]) -> str:
+    """Format the validated config as plain YAML."""
+    return yaml.safe_dump(data, sort_keys=False)
+
+
 def config_yaml(data: dict[str, Any]) -> Syntax:
     """Show the validated config as highlighted YAML."""
-    return Syntax(yaml.safe_dump(data, sort_keys=False), "yaml")
+    return Syntax(config_text(data), "yaml")

@@ -259,12 +259,29 @@ def build_command(
 
 
 def working_dir(container: Mapping[str, Any], container_dir: Path, mounts: Sequence[MountRef]) -> Path:
-    """Return the working directory: `workingDir` (a mount path is rewritten to its host path), else the
-    container directory. A relative `workingDir` is taken relative to the container directory."""
+    """Map `workingDir` to a host directory inside the container directory, like a mount path.
+
+    An empty `workingDir` and "/" give the container directory itself. An absolute path is taken from the
+    container's root, which is the container directory, so "/data" gives `<container dir>/data`. A relative
+    path is joined to the container directory too. "." and ".." are resolved lexically first, and a ".."
+    that would leave the container directory raises PodSpecError. When the resolved path equals a mount
+    path or lies below one, it is rewritten to that mount's host path.
+    """
     value = container.get("workingDir")
     if not value:
         return container_dir
+    where = f"container {container.get('name')!r} workingDir"
     if not isinstance(value, str) or "\0" in value:
-        raise PodSpecError(f"container {container.get('name')!r} workingDir is {value!r}, not a path")
-    host = rewrite_mount_reference(value, mounts)
-    return Path(host) if host is not None else container_dir / value
+        raise PodSpecError(f"{where} is {value!r}, which is not a path")
+    parts: list[str] = []
+    for part in value.split("/"):
+        if part == "..":
+            if not parts:
+                raise PodSpecError(f"{where} {value!r} contains '..', which would leave its directory")
+            parts.pop()
+        elif part not in ("", "."):
+            parts.append(part)
+    if not parts:
+        return container_dir
+    host = rewrite_mount_reference("/" + "/".join(parts), mounts)
+    return Path(host) if host is not None else container_dir.joinpath(*parts)

@@ -8,7 +8,9 @@ import stat
 from collections.abc import Callable
 from pathlib import Path
 
-from jiriaf_fw.services.agent.runtime import PodRuntime
+import pytest
+
+from jiriaf_fw.services.agent.runtime import PodRuntime, PodStartError
 
 from .helpers import make_pod, script_pod, script_sources, terminated, wait_until
 
@@ -94,12 +96,24 @@ def test_env_and_reference_expansion(runtime: PodRuntime, home: Path, new_uid: C
     assert runtime.log_path(uid, "main").read_text() == expected
 
 
-def test_working_dir_created(runtime: PodRuntime, tmp_path: Path, new_uid: Callable[[], str]) -> None:
+def test_working_dir_created(runtime: PodRuntime, home: Path, tmp_path: Path, new_uid: Callable[[], str]) -> None:
     uid = new_uid()
-    work = tmp_path / "scratch" / "run"
-    runtime.start(make_pod(uid, [{"name": "main", "command": ["pwd"], "workingDir": str(work)}]), {}, {})
+    host_path = tmp_path / "scratch" / "run"
+    runtime.start(make_pod(uid, [{"name": "main", "command": ["pwd"], "workingDir": str(host_path)}]), {}, {})
     wait_until(terminated(runtime, uid), description="pwd")
-    assert runtime.log_path(uid, "main").read_text() == f"{work}\n"
+    container_dir = home / "default" / "demo" / "containers" / "main"
+    assert runtime.log_path(uid, "main").read_text() == f"{container_dir}{host_path}\n"
+    assert not host_path.exists()
+
+
+@pytest.mark.parametrize("value", ["../escape", "/run/../../../escape"])
+def test_escaping_working_dir_rejected(runtime: PodRuntime, home: Path, value: str,
+                                       new_uid: Callable[[], str]) -> None:
+    uid = new_uid()
+    with pytest.raises(PodStartError, match="workingDir"):
+        runtime.start(make_pod(uid, [{"name": "main", "command": ["true"], "workingDir": value}]), {}, {})
+    assert not (home / "default" / "demo" / "escape").exists()
+    assert not (home / "default" / "escape").exists()
 
 
 def test_legacy_image_script_contract(runtime: PodRuntime, new_uid: Callable[[], str]) -> None:

@@ -183,13 +183,40 @@ def test_legacy_script_not_inserted_when_args_name_mount() -> None:
     assert command.argv == ("bash", STRESS_SCRIPT, "1")
 
 
-def test_working_dir_rules() -> None:
-    container_dir = Path("/h/ns/p/containers/c")
-    assert working_dir({"name": "c"}, container_dir, []) == container_dir
-    assert working_dir({"name": "c", "workingDir": "/stress/sub"}, container_dir, [STRESS_MOUNT]) == Path(
-        STRESS_MOUNT.host_path + "/sub")
-    assert working_dir({"name": "c", "workingDir": "/scratch/run"}, container_dir, []) == Path("/scratch/run")
-    assert working_dir({"name": "c", "workingDir": "rel"}, container_dir, []) == container_dir / "rel"
+WORKING_DIR_CONTAINER = Path("/h/ns/p/containers/c")
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, WORKING_DIR_CONTAINER),
+        ("", WORKING_DIR_CONTAINER),
+        ("/", WORKING_DIR_CONTAINER),
+        ("/data", WORKING_DIR_CONTAINER / "data"),
+        ("/scratch/run/", WORKING_DIR_CONTAINER / "scratch" / "run"),
+        ("//a/./b", WORKING_DIR_CONTAINER / "a" / "b"),
+        ("rel", WORKING_DIR_CONTAINER / "rel"),
+        ("a/../b", WORKING_DIR_CONTAINER / "b"),
+        ("/a/..", WORKING_DIR_CONTAINER),
+        ("/stress/sub", Path(STRESS_MOUNT.host_path) / "sub"),
+        ("/stress/../stress", Path(STRESS_MOUNT.host_path)),
+    ],
+)
+def test_working_dir_stays_in_container(value: str | None, expected: Path) -> None:
+    container = {"name": "c", "workingDir": value}
+    assert working_dir(container, WORKING_DIR_CONTAINER, [STRESS_MOUNT]) == expected
+
+
+@pytest.mark.parametrize("value", ["..", "../x", "/../x", "a/../../b", "/stress/../../..", "/data/../../etc"])
+def test_working_dir_rejects_escape(value: str) -> None:
+    with pytest.raises(PodSpecError, match=r"workingDir .* contains '\.\.', which would leave its directory"):
+        working_dir({"name": "c", "workingDir": value}, WORKING_DIR_CONTAINER, [STRESS_MOUNT])
+
+
+@pytest.mark.parametrize("value", [5, ["/data"], "a\0b"])
+def test_working_dir_rejects_non_path(value: object) -> None:
+    with pytest.raises(PodSpecError, match="workingDir .* which is not a path"):
+        working_dir({"name": "c", "workingDir": value}, WORKING_DIR_CONTAINER, [])
 
 
 def test_config_map_writes_every_key() -> None:

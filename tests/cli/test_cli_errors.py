@@ -60,7 +60,7 @@ def _config(kubeconfig: Path, tmp_path: Path, *, slurm: dict[str, Any] | None = 
 
 @pytest.fixture()
 def seeded(tmp_path: Path, env: dict[str, str], kubeconfig: Path) -> bytes:
-    """A launchpad that already holds one pilot, so 'unchanged' means more than 'still absent'."""
+    """A launchpad that already contains one pilot, so 'unchanged' means more than 'still absent'."""
     first = _write(tmp_path, _config(kubeconfig, tmp_path), "first.yaml")
     assert _run(["add_wf", str(first)], env).returncode == 0
     return _store_bytes(tmp_path)

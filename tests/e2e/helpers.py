@@ -64,7 +64,7 @@ def kube_client(kubeconfig: Path) -> Client:
 
 
 def get_or_none(client: Client, resource: type, name: str, namespace: str | None = None) -> Any:
-    """Return the object, or None when the API server answers 404."""
+    """Return the object, or None when the API server returns 404."""
     try:
         if namespace is None:
             return client.get(resource, name)
@@ -84,8 +84,8 @@ def node_ready(node: Any) -> bool:
 def free_port_run(count: int) -> int:
     """Return the first of `count` consecutive TCP ports that are free on this machine right now.
 
-    Each test has its own launchpad, whose port registry starts from the same range, so tests that ran
-    before (or in parallel) could hold the default ports; a run the kernel just handed out is unlikely to.
+    Each test has its own launchpad, whose port registry starts from the same range. So agents of earlier
+    tests could still hold the default ports, while a run the kernel just handed out is most likely free.
     """
     for _ in range(50):
         with socket.socket() as probe:

@@ -14,7 +14,12 @@ from fireworks import Firework
 from fireworks.user_objects.firetasks.script_task import ScriptTask
 
 from jiriaf_fw.adapters.launchpad import add_pilot_workflow, open_launchpad, reserve_ports
-from jiriaf_fw.core.config import SiteConfig, load_site_config, redacted_config_dict
+from jiriaf_fw.core.config import (
+    SiteConfig,
+    load_site_config,
+    redacted_config_dict,
+    site_config_from_env_list,
+)
 from jiriaf_fw.core.naming import generate_node_names, random_token
 from jiriaf_fw.core.render import (
     job_script_spec_from_config,
@@ -39,9 +44,16 @@ class _DryRunFinished(Exception):
         self.result = result
 
 
+def read_config(config_path: Path) -> SiteConfig:
+    """Load a site config: YAML, or the original launcher's `env.list` form when the name ends in `.list`."""
+    if Path(config_path).name.endswith(".list"):
+        return site_config_from_env_list(config_path)
+    return load_site_config(config_path)
+
+
 def show_config(config_path: Path) -> dict[str, Any]:
     """Load and validate a site config; return it with defaults filled in and secrets redacted."""
-    return redacted_config_dict(load_site_config(config_path))
+    return redacted_config_dict(read_config(config_path))
 
 
 def pilot_paths(config: SiteConfig, workflow_name: str) -> tuple[Path, Path]:
@@ -54,7 +66,7 @@ def pilot_paths(config: SiteConfig, workflow_name: str) -> tuple[Path, Path]:
 
 
 def srun_command(nodes: int) -> str:
-    """The rocket's command: one task per node, each running the node setup script of the launch dir."""
+    """Return the rocket's command: one task per node, each running the node setup script of the launch dir."""
     return f"srun -N {int(nodes)} --ntasks-per-node=1 bash {NODE_SETUP_NAME}"
 
 
@@ -110,7 +122,7 @@ def add_pilot(
     is full, and LaunchpadError subclasses for launchpad failures.
     """
     config_path = Path(os.path.abspath(config_path))
-    config = load_site_config(config_path)
+    config = read_config(config_path)
     python = config.jrm.python or sys.executable
     nodes = config.slurm.nodes
     names = generate_node_names(config.jrm.nodename, nodes, token_source=token_source)

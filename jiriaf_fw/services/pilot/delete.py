@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,31 @@ from jiriaf_fw.services.pilot.settings import PilotSettings
 
 logger = logging.getLogger(__name__)
 
+_SLURM_OUTPUT = re.compile(r"slurm-([0-9]+)\.out")
+
+
+def _job_ids(pilot: PilotRecord) -> list[str]:
+    """Return the pilot's recorded Slurm job id, and any job that wrote output into its launch directory.
+
+    A launch killed between sbatch and saving the launchpad leaves a job whose id is only in the name of
+    its `slurm-<job id>.out` file.
+    """
+    ids = [pilot.slurm_job_id] if pilot.slurm_job_id else []
+    launch_dir = Path(pilot.jiriaf.get("launch_dir", ""))
+    if launch_dir.is_dir():
+        for output in sorted(launch_dir.glob("slurm-*.out")):
+            match = _SLURM_OUTPUT.fullmatch(output.name)
+            if match and match.group(1) not in ids:
+                logger.warning("found Slurm job %s of fw_id %d from %s", match.group(1), pilot.fw_id, output)
+                ids.append(match.group(1))
+    return ids
+
+
+def _was_launched(pilot: PilotRecord, job_ids: list[str]) -> bool:
+    """True when a job may have run, so Nodes may exist: a job is known or the launch directory was written."""
+    launch_dir = Path(pilot.jiriaf.get("launch_dir", ""))
+    return bool(job_ids) or (launch_dir.is_dir() and any(launch_dir.iterdir()))
+
 
 def _find(settings: PilotSettings, fw_ids: Sequence[int]) -> dict[int, PilotRecord | None]:
     """Return each id's pilot, or None when it was deleted before; raise for an id that never existed."""
@@ -40,13 +66,13 @@ def _find(settings: PilotSettings, fw_ids: Sequence[int]) -> dict[int, PilotReco
 
 
 def _delete_one(settings: PilotSettings, pilot: PilotRecord) -> DeleteResult:
-    job_id = pilot.slurm_job_id
+    job_ids = _job_ids(pilot)
     job_state = None
-    if job_id:
+    for job_id in job_ids:
         slurm.cancel(job_id, runner=settings.runner)
         job_state = slurm.wait_until_ended(job_id, settings.cancel_wait_s, runner=settings.runner).state
     # Nodes exist only once a job ran; a pilot that was never launched has none to delete.
-    names = [node["nodename"] for node in pilot.jiriaf.get("nodes", [])] if job_id else []
+    names = [node["nodename"] for node in pilot.jiriaf.get("nodes", [])] if _was_launched(pilot, job_ids) else []
     # Deleting the Nodes before the workflow keeps their names on record if the API server is unreachable,
     # so a second delete_wf can finish the job.
     nodes_deleted = delete_nodes(Path(pilot.jiriaf["kubeconfig"]), names) if names else []
@@ -55,7 +81,8 @@ def _delete_one(settings: PilotSettings, pilot: PilotRecord) -> DeleteResult:
         delete_pilot_workflow(session, pilot.fw_id)
         record_deleted(session, pilot.fw_id, pilot.name)
     logger.info("deleted pilot fw_id %d (%s)", pilot.fw_id, pilot.name)
-    return DeleteResult(fw_id=pilot.fw_id, already_deleted=False, job_id=job_id, job_state=job_state,
+    return DeleteResult(fw_id=pilot.fw_id, already_deleted=False, job_id=",".join(job_ids) or None,
+                        job_state=job_state,
                         nodes_deleted=nodes_deleted, ports_released=ports)
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from jiriaf_fw.adapters import slurm
@@ -28,10 +31,34 @@ class RemoteLaunchUnsupportedError(JiriafError):
     """The pilot belongs to a site with an ssh section, which this version cannot submit to."""
 
 
+_DEFERRED_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block ends, so a submitted job is always recorded or cancelled.
+
+    NOTE: SIGKILL cannot be deferred; a launch killed between sbatch and the save leaves the job
+    unrecorded, and `delete_wf` then finds it from the `slurm-<job id>.out` file in the launch directory.
+    """
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _ready_pilots(settings: PilotSettings, site: str | None) -> list[PilotRecord]:
     with open_launchpad(settings.launchpad) as session:
         pilots = list_pilots(session)
-    return [p for p in pilots if p.state == "READY" and (site is None or p.jiriaf.get("site") == site)]
+    ready = [p for p in pilots if p.state == "READY" and (site is None or p.jiriaf.get("site") == site)]
+    if site is None:
+        remote = [p for p in ready if p.jiriaf.get("remote")]
+        for pilot in remote:
+            logger.warning("skipping fw_id %d of remote site %r: launching over SSH is not implemented yet",
+                           pilot.fw_id, pilot.jiriaf.get("site"))
+        ready = [p for p in ready if not p.jiriaf.get("remote")]
+    return ready
 
 
 def _prepare_launch_dir(pilot: PilotRecord) -> Path:
@@ -61,7 +88,7 @@ def _launch_one(settings: PilotSettings, fw_id: int) -> LaunchResult | None:
             if pilot.jiriaf.get("remote"):
                 raise RemoteLaunchUnsupportedError(
                     f"fw_id {fw_id} is for remote site {pilot.jiriaf.get('site')!r} (its config has an ssh "
-                    "section); launching over SSH is not implemented yet, run jiriaf-fw launch on its login node")
+                    "section), and launching over SSH is not implemented yet; delete it with jiriaf-fw delete_wf")
             launch_dir = _prepare_launch_dir(pilot)
             launch_id = reserve_for_offline(session, fw_id, launch_dir)
             job_id = slurm.submit(launch_dir / JOB_SCRIPT_NAME, runner=settings.runner, cwd=launch_dir)
@@ -82,12 +109,15 @@ def launch_pilots(*, settings: PilotSettings, site: str | None = None) -> list[L
     """Submit every READY pilot (of `site`, when given) to Slurm; return one result per submitted pilot.
 
     Each pilot is reserved with FireWorks (`reserve_fw` and `setup_offline_job`), so the job's rocket runs
-    offline and never needs the database. Stops at the first failure, after undoing that pilot's
-    reservation; pilots launched before it stay launched. Raises SlurmError and LaunchpadError subclasses.
+    offline and never needs the database. Without `site`, pilots of remote sites (with an ssh section) are
+    skipped with a warning. Stops at the first failure, after undoing that pilot's reservation; pilots
+    launched before it stay launched. Ctrl-C takes effect between pilots, never between submitting a job
+    and recording it. Raises SlurmError and LaunchpadError subclasses.
     """
     results = []
     for pilot in _ready_pilots(settings, site):
-        result = _launch_one(settings, pilot.fw_id)
+        with _signals_deferred():
+            result = _launch_one(settings, pilot.fw_id)
         if result is not None:
             results.append(result)
     return results

@@ -1,4 +1,4 @@
-"""What the pilot operations return: plain dataclasses the CLI prints as tables or JSON."""
+"""Results of the pilot operations: plain dataclasses the CLI prints as tables or JSON."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ class PilotView:
 
 @dataclass(frozen=True)
 class DeleteResult:
-    """What `delete_wf` did for one id."""
+    """The outcome of `delete_wf` for one id."""
 
     fw_id: int
     already_deleted: bool

@@ -1,4 +1,4 @@
-"""What every pilot operation needs: the launchpad to open and the runner for Slurm commands."""
+"""Settings of every pilot operation: the launchpad to open and the runner for Slurm commands."""
 
 from __future__ import annotations
 
