@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import (
@@ -18,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -49,6 +51,14 @@ from jiriaf_fw.core.config_fields import (
     Walltime,
     WorkRoot,
     check_ip_address,
+    check_work_root,
+)
+from jiriaf_fw.core.config_paths import (
+    CONFIG_DIR_CONTEXT,
+    check_kubeconfig_file,
+    check_python_executable,
+    config_dir_of,
+    resolve_local_path,
 )
 from jiriaf_fw.core.config_sources import read_env_list, read_yaml_file
 from jiriaf_fw.core.errors import ConfigError
@@ -132,8 +142,9 @@ class JrmConfig(_Section):
     kubeconfig: PathText = Field(
         "~/.kube/config",
         description=(
-            "Kubeconfig the agent uses. On a local site '~' is expanded and the file must exist; with an ssh "
-            "section it is a path on the remote site and '~' is the remote home."
+            "Kubeconfig the agent uses. On a local site '~' is expanded, a relative path is relative to the "
+            "folder of the config file, and the file must exist. With an ssh section it is a path on the "
+            "remote site and '~' is the remote home."
         ),
     )
     image: Image = Field(
@@ -166,13 +177,16 @@ class JrmConfig(_Section):
     work_root: WorkRoot = Field(
         "~/jiriaf-fw",
         description=(
-            "Folder of the launch directories, <work_root>/<site>/launches/. '~' is expanded on a local site."
+            "Folder of the launch directories, <work_root>/<site>/launches/. On a local site '~' is expanded "
+            "and a relative path is relative to the folder of the config file."
         ),
     )
     python: OptionalPathText = Field(
         None,
         description=(
-            "Python on the compute node with jiriaf-fw installed; default: the interpreter running jiriaf-fw."
+            "Python on the compute node with jiriaf-fw installed; default: the interpreter running jiriaf-fw. "
+            "On a local site '~' is expanded, a relative path is relative to the folder of the config file, "
+            "and the file must be executable."
         ),
     )
     kubelet_port_range: PortRangeField = Field(
@@ -227,8 +241,9 @@ class SiteConfig(_Section):
     ssh: SshConfig | None = Field(None, description="SSH access to a remote site; absent for a local site.")
 
     @model_validator(mode="after")
-    def _check_site(self) -> SiteConfig:
-        self._expand_local_paths()
+    def _check_site(self, info: ValidationInfo) -> SiteConfig:
+        context = info.context or {}
+        self._expand_local_paths(context.get(CONFIG_DIR_CONTEXT))
         self._default_nodetype()
         self._check_remote_keys()
         self._check_pod_ips_per_node()
@@ -236,12 +251,13 @@ class SiteConfig(_Section):
         self._check_port_ranges()
         return self
 
-    def _expand_local_paths(self) -> None:
+    def _expand_local_paths(self, config_dir: str | None) -> None:
+        """Expand `~` in local paths; on a local site also join relative jrm paths to `config_dir`."""
         if self.ssh is None:
-            self.jrm.kubeconfig = os.path.expanduser(self.jrm.kubeconfig)
-            self.jrm.work_root = os.path.expanduser(self.jrm.work_root)
+            self.jrm.kubeconfig = resolve_local_path(self.jrm.kubeconfig, config_dir)
+            self.jrm.work_root = _checked_work_root(resolve_local_path(self.jrm.work_root, config_dir))
             if self.jrm.python is not None:
-                self.jrm.python = os.path.expanduser(self.jrm.python)
+                self.jrm.python = resolve_local_path(self.jrm.python, config_dir)
         else:
             self.ssh.key = os.path.expanduser(self.ssh.key)
             if self.ssh.known_hosts is not None:
@@ -314,6 +330,14 @@ class SiteConfig(_Section):
             )
 
 
+def _checked_work_root(path: str) -> str:
+    """Check the work root again after `~` expansion and joining, which may add characters."""
+    try:
+        return str(check_work_root(path))
+    except ValueError as error:
+        raise KeyedValueError("jrm.work_root", str(error)) from error
+
+
 _KIND_NAMES: dict[type, str] = {
     list: "a list",
     str: "a string",
@@ -323,8 +347,12 @@ _KIND_NAMES: dict[type, str] = {
 }
 
 
-def site_config_from_mapping(data: Any, source: str) -> SiteConfig:
-    """Validate an already parsed config; `source` names it in the error. Raises a one-line ConfigError."""
+def site_config_from_mapping(data: Any, source: str, *, config_dir: str | None = None) -> SiteConfig:
+    """Validate an already parsed config; `source` names it in the error. Raises a one-line ConfigError.
+
+    On a local site, relative `jrm.kubeconfig`, `jrm.work_root` and `jrm.python` are joined to `config_dir`.
+    Without `config_dir` they stay relative, that is relative to the current directory. No file is checked.
+    """
     if not isinstance(data, dict):
         got = (
             "an empty file"
@@ -335,7 +363,7 @@ def site_config_from_mapping(data: Any, source: str) -> SiteConfig:
             f"{source}: expected a mapping with the keys slurm, jrm and ssh at the top level, got {got}"
         )
     try:
-        return SiteConfig.model_validate(data)
+        return SiteConfig.model_validate(data, context={CONFIG_DIR_CONTEXT: config_dir})
     except ValidationError as error:
         raise ConfigError(format_validation_error(error, source, SiteConfig)) from error
 
@@ -343,20 +371,31 @@ def site_config_from_mapping(data: Any, source: str) -> SiteConfig:
 def load_site_config(path: str | os.PathLike[str]) -> SiteConfig:
     """Read and validate a site config YAML file.
 
-    On a site without an ssh section the kubeconfig must exist. Raises ConfigError with one line for a
-    missing or unreadable file, invalid YAML, a top level that is not a mapping, or any invalid value.
+    On a site without an ssh section, relative `jrm.kubeconfig`, `jrm.work_root` and `jrm.python` are
+    made absolute against the folder of the file. Then the kubeconfig must be a file and `jrm.python`, when
+    set, an executable file. Raises ConfigError with one line for a missing or unreadable file, invalid
+    YAML, a top level that is not a mapping, or any invalid value.
     """
     source = os.fspath(path)
-    config = site_config_from_mapping(read_yaml_file(source), source)
+    config = site_config_from_mapping(read_yaml_file(source), source, config_dir=config_dir_of(source))
     check_local_files(config, source)
     logger.debug("loaded site config %s for site %s", source, config.jrm.site)
     return config
 
 
-def check_local_files(config: SiteConfig, source: str, kubeconfig_key: str = "jrm.kubeconfig") -> None:
-    """Raise ConfigError if a local site's kubeconfig is not a file. Remote paths are not checked here."""
-    if config.ssh is None and not os.path.isfile(config.jrm.kubeconfig):
-        raise ConfigError(f"{source}: {kubeconfig_key}: file not found: {config.jrm.kubeconfig!r}")
+def check_local_files(
+    config: SiteConfig, source: str, rename_key: Callable[[str], str] | None = None
+) -> None:
+    """Raise ConfigError if a local site's kubeconfig is not a file or its `jrm.python` is not executable.
+
+    Remote paths are not checked here. `rename_key` maps a dotted key to the name the user wrote.
+    """
+    if config.ssh is not None:
+        return
+    name = rename_key or (lambda key: key)
+    check_kubeconfig_file(config.jrm.kubeconfig, source, name("jrm.kubeconfig"))
+    if config.jrm.python is not None:
+        check_python_executable(config.jrm.python, source, name("jrm.python"))
 
 
 def redacted_config_dict(config: SiteConfig) -> dict[str, Any]:
@@ -429,13 +468,15 @@ def site_config_from_env_list(path: str | os.PathLike[str]) -> SiteConfig:
     """Read an env.list file of the original JIRIAF launcher (`nnodes=2`, `walltime=00:05:00`, ...).
 
     Any `ssh_*` key makes it a remote site. A leading `$HOME` or `~` of a path stays the home directory
-    of the machine the path is on. Raises a one-line ConfigError naming the env.list key.
+    of the machine the path is on. On a local site, relative paths are relative to the folder of the file
+    and the files are checked as in `load_site_config`. Raises a one-line ConfigError naming the env.list
+    key.
     """
     source = os.fspath(path)
     data = _env_list_mapping(read_env_list(source), source)
     try:
-        config = SiteConfig.model_validate(data)
+        config = SiteConfig.model_validate(data, context={CONFIG_DIR_CONTEXT: config_dir_of(source)})
     except ValidationError as error:
         raise ConfigError(format_validation_error(error, source, SiteConfig, _env_list_key)) from error
-    check_local_files(config, source, kubeconfig_key="kubeconfig")
+    check_local_files(config, source, _env_list_key)
     return config

@@ -42,6 +42,21 @@ MANAGED_SBATCH_OPTIONS: dict[str, str] = {
     "chdir": "jiriaf-fw (the launch directory)",
     "wrap": "jiriaf-fw (job.sh is the batch script)",
     "array": "jiriaf-fw (a pilot is a single job)",
+    "parsable": "jiriaf-fw (the sbatch command line, which reads the job id from it)",
+}
+# Options that break how jiriaf-fw submits and follows the job, with the reason shown in the error.
+REJECTED_SBATCH_OPTIONS: dict[str, str] = {
+    "export": (
+        "jiriaf-fw relies on sbatch's default --export=ALL, because the job needs the submitter's PATH and "
+        "SLURM_CONF"
+    ),
+    "get-user-env": (
+        "it replaces the submitter's environment with the user's login environment, and the job needs the "
+        "submitter's PATH and SLURM_CONF"
+    ),
+    "test-only": "sbatch would only check the script and submit no job",
+    "hold": "the job would stay pending until someone releases it with scontrol release",
+    "wait": "sbatch would not return until the job ends, so the launch would block for the whole walltime",
 }
 # sbatch takes unambiguous abbreviations of long options (getopt_long), so a prefix of a managed option is
 # rejected too, except for real sbatch options that happen to be such a prefix.
@@ -139,6 +154,9 @@ SlurmMemory = Annotated[
 ]
 
 
+MAX_WALLTIME_DAYS = 365
+
+
 def _check_walltime(value: Any) -> str:
     text = reject_control_characters(_as_text(value, allow_int=True)).strip()
     try:
@@ -146,6 +164,10 @@ def _check_walltime(value: Any) -> str:
         agent_limit(duration, written=text)
     except WalltimeError as error:
         raise ValueError(str(error)) from error
+    if duration.is_limited and duration.seconds is not None and duration.seconds > MAX_WALLTIME_DAYS * 86400:
+        raise ValueError(
+            f"walltime {text!r} is longer than {MAX_WALLTIME_DAYS} days; use UNLIMITED for no limit"
+        )
     return text
 
 
@@ -181,10 +203,17 @@ def _check_extra_sbatch(value: Any) -> str:
         )
     name = match.group(1)
     for managed, key in MANAGED_SBATCH_OPTIONS.items():
-        is_prefix = managed.startswith(name) and name not in _REAL_OPTIONS_THAT_ARE_PREFIXES
-        if name == managed or is_prefix:
+        if _names_option(name, managed):
             raise ValueError(f"sbatch option {text!r} is set by {key}, so it cannot be in slurm.extra_sbatch")
+    for rejected, reason in REJECTED_SBATCH_OPTIONS.items():
+        if _names_option(name, rejected):
+            raise ValueError(f"sbatch option {text!r} is not allowed in slurm.extra_sbatch: {reason}")
     return text
+
+
+def _names_option(name: str, option: str) -> bool:
+    """Return True if sbatch reads the long option `name` as `option`, in full or abbreviated."""
+    return name == option or (option.startswith(name) and name not in _REAL_OPTIONS_THAT_ARE_PREFIXES)
 
 
 ExtraSbatchOption = Annotated[str, BeforeValidator(_check_extra_sbatch)]
@@ -308,18 +337,14 @@ OptionalPathText = Annotated[
 ]
 # The work root becomes the launch directory of `#SBATCH --chdir/--output/--error`: no `%` (Slurm expands
 # `%j` and friends in those paths), no quotes or backslashes (sbatch unescapes them in `#SBATCH` lines).
-WorkRoot = Annotated[
-    str,
-    BeforeValidator(
-        _text_checker(
-            "work root",
-            r"[A-Za-z0-9_./~+,@=: -]+",
-            "use letters, digits, spaces and . _ / ~ + , @ = : -",
-            allow_int=False,
-            max_length=1024,
-        )
-    ),
-]
+check_work_root = _text_checker(
+    "work root",
+    r"[A-Za-z0-9_./~+,@=: -]+",
+    "use letters, digits, spaces and . _ / ~ + , @ = : -",
+    allow_int=False,
+    max_length=1024,
+)
+WorkRoot = Annotated[str, BeforeValidator(check_work_root)]
 
 
 def _check_port_range(value: Any) -> PortRange:

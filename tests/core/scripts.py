@@ -9,9 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 # A stand-in for the site's Python: records its argv, environment and working directory (NUL-separated,
-# so any byte but NUL survives), prints a line, then exits with $STUB_EXIT or waits for signals.
+# so any byte but NUL survives), prints a line, then exits with $STUB_EXIT or waits for signals. The
+# cleanup that node-setup.sh runs after the agent only records its argv in cleanup-argv.
 STUB_PYTHON = r"""#!/bin/bash
 out=${STUB_OUT:?}
+if [ "${2:-}" = jiriaf_fw.services.agent.cleanup ]; then
+    printf '%s\0' "$@" > "$out/cleanup-argv"
+    exit 0
+fi
 trap 'echo USR1 >> "$out/signals"' USR1
 trap 'echo TERM >> "$out/signals"; exit 7' TERM
 printf '%s\0' "$@" > "$out/argv"
@@ -27,7 +32,10 @@ while :; do sleep 0.05; done
 
 # A stand-in for shifter or apptainer: records its argv, then runs the command it wraps.
 STUB_CONTAINER = r"""#!/bin/bash
-printf '%s\0' "$@" > "${STUB_OUT:?}/container-argv"
+case " $* " in
+    *" jiriaf_fw.services.agent.cleanup "*) printf '%s\0' "$@" > "${STUB_OUT:?}/container-cleanup-argv" ;;
+    *) printf '%s\0' "$@" > "${STUB_OUT:?}/container-argv" ;;
+esac
 if [ "$1" = exec ]; then
     shift 2
 else

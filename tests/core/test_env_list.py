@@ -63,7 +63,7 @@ def test_example_env_list(tmp_path: Path) -> None:
 def test_local_env_list(tmp_path: Path) -> None:
     config = site_config_from_env_list(write_env(tmp_path, ["# a comment", "", *LOCAL_LINES]))
     assert config.ssh is None
-    assert config.jrm.kubeconfig == "kubeconfig"
+    assert config.jrm.kubeconfig == f"{tmp_path}/kubeconfig"
     assert config.jrm.nodetype == "cpu"
 
 
@@ -162,7 +162,34 @@ def test_duplicate_key(tmp_path: Path) -> None:
 
 def test_missing_kubeconfig(tmp_path: Path) -> None:
     lines = [*LOCAL_LINES[:4], "kubeconfig=nope", "vkubelet_pod_ip=127.0.0.1"]
-    assert env_error(tmp_path, lines) == "env.list: kubeconfig: file not found: 'nope'"
+    assert env_error(tmp_path, lines) == f"env.list: kubeconfig: file not found: '{tmp_path}/nope'"
+
+
+def test_relative_paths_follow_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    (site_dir / "kc").write_text("apiVersion: v1\n")
+    python = site_dir / "venv" / "bin" / "python"
+    python.parent.mkdir(parents=True)
+    python.write_text("#!/bin/sh\n")
+    python.chmod(0o755)
+    lines = [*LOCAL_LINES[:4], "kubeconfig=kc", "vkubelet_pod_ip=127.0.0.1", "python=venv/bin/python",
+             "work_root=runs"]
+    (site_dir / "env.list").write_text("\n".join(lines) + "\n")
+    # A kubeconfig of the same name in the current directory must not be used.
+    (tmp_path / "kc").write_text("apiVersion: v1\n")
+    monkeypatch.chdir(tmp_path)
+
+    config = site_config_from_env_list("site/env.list")
+    assert config.jrm.kubeconfig == f"{site_dir}/kc"
+    assert config.jrm.python == str(python)
+    assert config.jrm.work_root == f"{site_dir}/runs"
+
+
+def test_python_not_executable(tmp_path: Path) -> None:
+    (tmp_path / "python").write_text("not executable\n")
+    lines = [*LOCAL_LINES, "python=python"]
+    assert env_error(tmp_path, lines) == f"env.list: python: not an executable file: '{tmp_path}/python'"
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -521,6 +521,30 @@ def local_setup(tmp_path: Path, **values: Any) -> tuple[Path, Path, NodeSetupSpe
     return script, tmp_path / "out", spec
 
 
+def test_node_setup_cleans_up_after_agent(tmp_path: Path) -> None:
+    script, out, _ = local_setup(tmp_path)
+    result = run_script(script, base_env(out, tmp_path, STUB_EXIT="3"), tmp_path)
+    assert result.returncode == 3
+    assert read_nul_list(out / "cleanup-argv") == [
+        "-m", "jiriaf_fw.services.agent.cleanup", "--nodename", "vk-0a1b2c3d"]
+
+
+def test_node_setup_forwards_term_to_agent(tmp_path: Path) -> None:
+    script, out, _ = local_setup(tmp_path)
+    process = subprocess.Popen(["bash", str(script)], env=base_env(out, tmp_path), cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_until(lambda: (out / "ready").exists(), "the stub agent to start")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 7
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert (out / "signals").read_text() == "TERM\n"
+    assert (out / "cleanup-argv").exists()
+
+
 def test_node_id_defaults_to_zero(tmp_path: Path) -> None:
     script, out, _ = local_setup(tmp_path)
     result = run_script(script, base_env(out, tmp_path, STUB_EXIT="0"), tmp_path)
@@ -576,6 +600,8 @@ def test_container_profiles_wrap_agent(
     agent_argv = ["-m", "jiriaf_fw.services.agent", "--nodename", "vk-0a1b2c3d", "--kubeconfig", "/k"]
     assert read_nul_list(out / "container-argv") == [*container_argv, spec.python, *agent_argv]
     assert read_nul_list(out / "argv") == agent_argv
+    cleanup_argv = ["-m", "jiriaf_fw.services.agent.cleanup", "--nodename", "vk-0a1b2c3d"]
+    assert read_nul_list(out / "container-cleanup-argv") == [*container_argv, spec.python, *cleanup_argv]
 
 
 # --- job.sh runs: the trap forwards signals and the job ends with the rocket's status ----------------------

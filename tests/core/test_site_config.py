@@ -17,6 +17,7 @@ from jiriaf_fw.core.config import (
     SshConfig,
     load_site_config,
     redacted_config_dict,
+    site_config_from_mapping,
 )
 from jiriaf_fw.core.errors import ConfigError
 from jiriaf_fw.core.ports import PortRange
@@ -343,10 +344,6 @@ BAD_VALUES = [
         "site.yaml: jrm.work_root: invalid work root '/scratch/%u': use letters, digits, spaces and . _ / ~ + , @ = : -",
     ),
     (
-        changed("jrm", kubeconfig="missing-kubeconfig"),
-        ("site.yaml: jrm.kubeconfig: file not found: 'missing-kubeconfig'"),
-    ),
-    (
         changed("jrm", control_plane_ip="cp host"),
         (
             "site.yaml: jrm.control_plane_ip: invalid host 'cp host': use an IP address or a host name of letters, "
@@ -571,14 +568,104 @@ def test_pod_ip_list_per_node(write_site: Writer) -> None:
     assert config.jrm.vkubelet_pod_ips == ["10.0.0.1", "10.0.0.2"]
 
 
+def write_executable_python(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+    return path
+
+
 def test_local_paths_expanded(write_site: Writer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
+    write_executable_python(tmp_path / "venv" / "bin" / "python")
     config = load_site_config(
         write_site(changed("jrm", kubeconfig="~/kubeconfig", python="~/venv/bin/python"))
     )
     assert config.jrm.kubeconfig == f"{tmp_path}/kubeconfig"
     assert config.jrm.work_root == f"{tmp_path}/jiriaf-fw"
     assert config.jrm.python == f"{tmp_path}/venv/bin/python"
+
+
+def test_missing_kubeconfig_absolute(write_site: Writer, tmp_path: Path) -> None:
+    message = load_error(write_site, changed("jrm", kubeconfig="missing-kubeconfig"))
+    assert message == f"site.yaml: jrm.kubeconfig: file not found: '{tmp_path}/missing-kubeconfig'"
+
+
+def test_relative_paths_follow_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    (site_dir / "kc").write_text("apiVersion: v1\n")
+    python = write_executable_python(site_dir / "venv" / "bin" / "python")
+    data = changed("jrm", kubeconfig="kc", python="venv/bin/python", work_root="runs/../work")
+    (site_dir / "site.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.chdir(tmp_path)
+
+    config = load_site_config("site/site.yaml")
+    assert config.jrm.kubeconfig == f"{site_dir}/kc"
+    assert config.jrm.python == str(python)
+    assert config.jrm.work_root == f"{site_dir}/work"
+
+
+def test_kubeconfig_in_cwd_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site_dir = tmp_path / "site"
+    site_dir.mkdir()
+    (site_dir / "site.yaml").write_text(yaml.safe_dump(changed("jrm", kubeconfig="kc")))
+    (tmp_path / "kc").write_text("apiVersion: v1\n")
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(ConfigError) as caught:
+        load_site_config("site/site.yaml")
+    assert str(caught.value) == f"site/site.yaml: jrm.kubeconfig: file not found: '{site_dir}/kc'"
+
+
+def test_mapping_keeps_relative_paths() -> None:
+    config = site_config_from_mapping(changed("jrm", kubeconfig="kc", python="bin/python"), "inline")
+    assert config.jrm.kubeconfig == "kc"
+    assert config.jrm.python == "bin/python"
+
+
+def test_mapping_resolves_against_config_dir() -> None:
+    config = site_config_from_mapping(changed("jrm", kubeconfig="kc"), "inline", config_dir="/etc/site")
+    assert config.jrm.kubeconfig == "/etc/site/kc"
+    assert config.jrm.work_root.endswith("/jiriaf-fw")
+
+
+def test_work_root_checked_after_join(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    site_dir = tmp_path / "100%"
+    site_dir.mkdir()
+    (site_dir / "kubeconfig").write_text("apiVersion: v1\n")
+    (site_dir / "site.yaml").write_text(yaml.safe_dump(changed("jrm", work_root="runs")))
+    monkeypatch.chdir(tmp_path)
+
+    with pytest.raises(ConfigError) as caught:
+        load_site_config("100%/site.yaml")
+    assert str(caught.value) == (
+        f"100%/site.yaml: jrm.work_root: invalid work root '{site_dir}/runs': "
+        "use letters, digits, spaces and . _ / ~ + , @ = : -"
+    )
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda path: path.write_text("#!/bin/sh\n"), "not an executable file"),
+        (lambda path: path.mkdir(), "not an executable file"),
+        (lambda path: None, "file not found"),
+    ],
+)
+def test_python_must_be_executable(
+    write_site: Writer, tmp_path: Path, make: Callable[[Path], object], problem: str
+) -> None:
+    make(tmp_path / "python")
+    message = load_error(write_site, changed("jrm", python="python"))
+    assert message == f"site.yaml: jrm.python: {problem}: '{tmp_path}/python'"
+
+
+def test_remote_python_not_checked(write_site: Writer) -> None:
+    data = remote_config()
+    data["jrm"]["python"] = "venv/bin/python"
+    config = load_site_config(write_site(data))
+    assert config.jrm.python == "venv/bin/python"
 
 
 def test_remote_paths_kept(write_site: Writer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from lightkube.resources.core_v1 import Node, Pod
 
@@ -218,3 +219,30 @@ def test_agent_stops_at_walltime_margin(world: dict[str, Any]) -> None:
     assert job["job_state"] == "COMPLETED"
     assert job["fw_state"] == "COMPLETED"
     cli(["delete_wf", str(added["fw_id"])], env)
+
+
+def test_killed_agent_leaves_no_pods(world: dict[str, Any]) -> None:
+    env, kubeconfig = world["env"], world["kubeconfig"]
+    fw_id, names, _ = _add_and_launch(world, nodes=1, site="e2e-kill")
+    _wait_nodes_ready(world, names)
+    long_run = STRESS_EXAMPLE.read_text(encoding="utf-8").replace('args: ["10", "1"]', 'args: ["600", "1"]')
+    manifest = world["tmp"] / "long.yaml"
+    manifest.write_text(long_run, encoding="utf-8")
+    kubectl(["apply", "-f", str(manifest)], kubeconfig)
+    _wait_pod_phase(world, "direct-stress", ("Running",))
+    pgid_file = world["home"] / "default" / "direct-stress" / "containers" / "direct-stress" / "pgid"
+    pgid = int(wait_for("pgid file", lambda: pgid_file.is_file() and pgid_file.read_text().strip(), 30))
+
+    agents = [process for process in psutil.process_iter(["cmdline"])
+              if "jiriaf_fw.services.agent" in (process.info["cmdline"] or []) and names[0] in process.info["cmdline"]]
+    assert len(agents) == 1
+    agents[0].kill()
+
+    wait_for(f"pod group {pgid} to end after the agent was killed", lambda: not pgid_alive(pgid), 30,
+             diagnose=lambda: log_tails(world["work"]))
+    listed = wait_for("the pilot to end", lambda: next(
+        (view for view in cli_json(["get_wf"], env) if view["fw_id"] == fw_id and view["job_state"] != "RUNNING"),
+        None), 60)
+    assert listed["fw_state"] == "FIZZLED"
+    deleted = cli_json(["delete_wf", str(fw_id)], env)
+    assert deleted[0]["nodes_deleted"] == names

@@ -1,6 +1,6 @@
 #!/bin/bash
 # jiriaf-fw node setup: picks this node's name and ports by SLURM_NODEID, exports the agent's
-# environment and replaces itself with the JRM agent.
+# environment, runs the JRM agent, and stops any pod process the agent left behind.
 set -euo pipefail
 
 case "${SLURM_NODEID:-0}" in
@@ -30,5 +30,18 @@ export JIRIAF_NODETYPE=cpu
 export JIRIAF_SITE=perlmutter
 export JIRIAF_CUSTOM_METRICS_PORTS
 
-exec shifter --image=docker:example/jiriaf-fw:0.1.0 -- /opt/jiriaf-fw/bin/python -m jiriaf_fw.services.agent \
-    --nodename "$NODENAME" --kubeconfig "$KUBECONFIG" >> /home/jiriaf/jiriaf-fw/perlmutter/launches/fw1-launch1/"$NODENAME".log 2>&1
+log_file=/home/jiriaf/jiriaf-fw/perlmutter/launches/fw1-launch1/"$NODENAME".log
+
+# The agent runs as a child, not with exec: when it exits, even after SIGKILL or a crash, the cleanup
+# below stops the pod processes it left behind, which a Slurm without cgroups would no longer see.
+# Slurm signals the whole step, so the agent gets TERM directly; the traps forward it too.
+shifter --image=docker:example/jiriaf-fw:0.1.0 -- /opt/jiriaf-fw/bin/python -m jiriaf_fw.services.agent --nodename "$NODENAME" --kubeconfig "$KUBECONFIG" >>"$log_file" 2>&1 &
+agent_pid=$!
+trap 'kill -s TERM "$agent_pid" 2>/dev/null || true' TERM INT
+trap 'kill -s USR1 "$agent_pid" 2>/dev/null || true' USR1
+status=0
+while kill -0 "$agent_pid" 2>/dev/null; do
+    wait "$agent_pid" || status=$?
+done
+shifter --image=docker:example/jiriaf-fw:0.1.0 -- /opt/jiriaf-fw/bin/python -m jiriaf_fw.services.agent.cleanup --nodename "$NODENAME" >>"$log_file" 2>&1 || true
+exit "$status"
