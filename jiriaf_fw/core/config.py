@@ -83,7 +83,7 @@ class SlurmConfig(_Section):
         description=(
             "Slurm time limit in any sbatch --time form (minutes, minutes:seconds, hours:minutes:seconds, "
             "days-hours, days-hours:minutes, days-hours:minutes:seconds), or UNLIMITED / 0 for no limit. "
-            "Must be longer than 60 s, because the agent stops 60 s before the job ends."
+            "Must be longer than 60 s, because the agent stops 60 s before the job ends, and at most 365 days."
         )
     )
     constraint: SlurmConstraint = Field(None, description="Slurm --constraint (node features, e.g. cpu).")
@@ -102,7 +102,9 @@ class SlurmConfig(_Section):
         default_factory=list,
         description=(
             "More sbatch options, each '--option' or '--option=value'. Options that other keys or jiriaf-fw "
-            "set (--time, --nodes, --job-name, --output, --error, --chdir, ...) are rejected."
+            "set (--time, --nodes, --job-name, --output, --error, --chdir, --parsable, ...) are rejected, and "
+            "so are --export, --get-user-env, --test-only, --hold and --wait, which break how jiriaf-fw "
+            "submits and follows the job."
         ),
     )
 

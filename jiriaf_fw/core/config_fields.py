@@ -164,7 +164,7 @@ def _check_walltime(value: Any) -> str:
         agent_limit(duration, written=text)
     except WalltimeError as error:
         raise ValueError(str(error)) from error
-    if duration.is_limited and duration.seconds is not None and duration.seconds > MAX_WALLTIME_DAYS * 86400:
+    if duration.seconds is not None and duration.seconds > MAX_WALLTIME_DAYS * 86400:
         raise ValueError(
             f"walltime {text!r} is longer than {MAX_WALLTIME_DAYS} days; use UNLIMITED for no limit"
         )

@@ -10,8 +10,7 @@ import pytest
 import yaml
 
 from jiriaf_fw.adapters.commands import CommandError, CommandResult
-from jiriaf_fw.adapters.launchpad import LaunchpadSettings, open_launchpad, record_job_id
-from jiriaf_fw.adapters.launchpad import get_pilot
+from jiriaf_fw.adapters.launchpad import LaunchpadSettings, get_pilot, open_launchpad, record_job_id
 from jiriaf_fw.core.slurm_output import SlurmJob
 from jiriaf_fw.core.walltime import parse_duration
 from jiriaf_fw.services import pilot
