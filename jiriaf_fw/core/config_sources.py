@@ -22,13 +22,29 @@ _FLOAT_TAG = "tag:yaml.org,2002:float"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+class YamlAliasError(yaml.MarkedYAMLError):
+    """A site config uses a YAML alias; `anchor` is its name and `problem_mark` its place."""
+
+    def __init__(self, anchor: str, mark: yaml.Mark) -> None:
+        super().__init__(problem=f"alias *{anchor}", problem_mark=mark)
+        self.anchor = anchor
+
+
 class SiteYamlLoader(yaml.SafeLoader):
-    """A SafeLoader that keeps Slurm durations as text and rejects duplicate keys.
+    """A SafeLoader that keeps Slurm durations as text and rejects duplicate keys and aliases.
 
     YAML 1.1 reads `00:10:00` as the base-60 integer 600 and `010` as octal 8, so an unquoted walltime
     would silently become a number of minutes. Here only plain decimal numbers become ints and floats;
     everything else stays a string. A key given twice in one mapping raises instead of keeping the last.
+    Any alias raises YamlAliasError while the document is composed, before anything is constructed,
+    because nested aliases can make a small file expand to millions of items.
     """
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise YamlAliasError(event.anchor, event.start_mark)
+        return super().compose_node(parent, index)
 
     yaml_implicit_resolvers: ClassVar[dict[str, list[tuple[str, re.Pattern[str]]]]] = {
         first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
@@ -75,12 +91,19 @@ def _read_text(source: str) -> str:
 def read_yaml_file(source: str) -> Any:
     """Parse the YAML file `source` with SiteYamlLoader; an empty file gives None.
 
-    Raises ConfigError for a missing or unreadable file and for invalid YAML (with line and column).
+    Raises ConfigError for a missing or unreadable file, for invalid YAML and for a YAML alias (with line and
+    column).
     """
     text = _read_text(source)
     try:
         # SiteYamlLoader derives from SafeLoader, so no YAML tag can construct Python objects.
         return yaml.load(text, Loader=SiteYamlLoader)
+    except YamlAliasError as error:
+        mark = error.problem_mark
+        raise ConfigError(
+            f"{source}: line {mark.line + 1}, column {mark.column + 1}: YAML aliases (*{error.anchor}) are not "
+            "allowed in a site config; write the value out in full"
+        ) from error
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -198,6 +198,11 @@ def pod_status(
     if failure:
         for status in statuses:
             status["ready"] = status["started"] = False
+            # A container that never started ends with the pod: left waiting, kubectl would keep
+            # showing ContainerCreating for a pod that is already Failed.
+            if "waiting" in status["state"]:
+                status["state"] = {"terminated": {"exitCode": 128, "reason": failure.reason,
+                                                  "message": failure.message, "finishedAt": stamp}}
     status: dict[str, Any] = {
         "phase": phase,
         "startTime": previous.get("startTime") or stamp,

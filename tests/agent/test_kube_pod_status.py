@@ -173,3 +173,14 @@ def test_status_patch_clears_stale_reason() -> None:
     assert patch["status"]["reason"] is None
     assert patch["status"]["message"] is None
     assert patch["status"]["phase"] == "Running"
+
+
+def test_failure_before_start_terminates_containers() -> None:
+    failure = PodFailure("ProviderFailed", "invalid mountPath '../x'")
+    status = pod_status(make_pod("c"), [], previous={}, pod_ip="1.2.3.4", now=T0, failure=failure)
+    assert status["phase"] == "Failed"
+    terminated = status["containerStatuses"][0]["state"]["terminated"]
+    assert terminated["reason"] == "ProviderFailed"
+    assert terminated["message"] == "invalid mountPath '../x'"
+    assert terminated["exitCode"] == 128
+    assert "waiting" not in status["containerStatuses"][0]["state"]

@@ -250,6 +250,21 @@ BAD_VALUES = [
         ),
     ),
     (
+        changed("slurm", extra_sbatch=["--parsable"]),
+        (
+            "site.yaml: slurm.extra_sbatch.0: sbatch option '--parsable' is set by jiriaf-fw (the sbatch command line, "
+            "which reads the job id from it), so it cannot be in slurm.extra_sbatch"
+        ),
+    ),
+    (
+        changed("slurm", walltime="366-00:00:00"),
+        "site.yaml: slurm.walltime: walltime '366-00:00:00' is longer than 365 days; use UNLIMITED for no limit",
+    ),
+    (
+        changed("slurm", walltime=99999999999),
+        "site.yaml: slurm.walltime: walltime '99999999999' is longer than 365 days; use UNLIMITED for no limit",
+    ),
+    (
         changed("jrm", nodename="VK_1"),
         (
             "site.yaml: jrm.nodename: invalid node name prefix 'VK_1': use lowercase letters, digits and '-', starting "
@@ -355,6 +370,49 @@ BAD_VALUES = [
     ({"jrm": base_config()["jrm"]}, "site.yaml: slurm: missing required key"),
     ({**base_config(), "sssh": {}}, "site.yaml: sssh: unknown key; valid keys: slurm, jrm, ssh"),
 ]
+
+
+EXPORT_REASON = (
+    "jiriaf-fw relies on sbatch's default --export=ALL, because the job needs the submitter's PATH and SLURM_CONF"
+)
+REJECTED_SBATCH = [
+    ("--export=NONE", EXPORT_REASON),
+    ("--export=ALL,X=1", EXPORT_REASON),
+    ("--exp=NONE", EXPORT_REASON),
+    (
+        "--get-user-env",
+        (
+            "it replaces the submitter's environment with the user's login environment, and the job needs the "
+            "submitter's PATH and SLURM_CONF"
+        ),
+    ),
+    ("--get-user-env=10L", None),
+    ("--test-only", "sbatch would only check the script and submit no job"),
+    ("--test", None),
+    ("--hold", "the job would stay pending until someone releases it with scontrol release"),
+    ("--wait", "sbatch would not return until the job ends, so the launch would block for the whole walltime"),
+]
+
+
+@pytest.mark.parametrize(("option", "reason"), REJECTED_SBATCH)
+def test_harmful_sbatch_option_rejected(write_site: Writer, option: str, reason: str | None) -> None:
+    message = load_error(write_site, changed("slurm", extra_sbatch=[option]))
+    prefix = f"site.yaml: slurm.extra_sbatch.0: sbatch option {option!r} is not allowed in slurm.extra_sbatch: "
+    assert message.startswith(prefix)
+    if reason is not None:
+        assert message == prefix + reason
+
+
+def test_similar_sbatch_options_accepted(write_site: Writer) -> None:
+    options = ["--wait-all-nodes=1", "--export-file=env.txt", "--hint=nomultithread", "--signal=B:USR1@90"]
+    config = load_site_config(write_site(changed("slurm", extra_sbatch=options)))
+    assert config.slurm.extra_sbatch == options
+
+
+@pytest.mark.parametrize("walltime", ["365-00:00:00", "525600"])
+def test_walltime_of_365_days_accepted(write_site: Writer, walltime: str) -> None:
+    config = load_site_config(write_site(changed("slurm", walltime=walltime)))
+    assert config.slurm.walltime_duration.seconds == 365 * 86400
 
 
 @pytest.mark.parametrize(("data", "message"), BAD_VALUES)
