@@ -62,7 +62,7 @@ from jiriaf_fw.core.config_paths import (
 )
 from jiriaf_fw.core.config_sources import read_env_list, read_yaml_file
 from jiriaf_fw.core.errors import ConfigError
-from jiriaf_fw.core.ports import PortRange
+from jiriaf_fw.core.ports import PortRange, format_count
 from jiriaf_fw.core.walltime import SlurmDuration, parse_duration
 
 logger = logging.getLogger(__name__)
@@ -312,22 +312,38 @@ class SiteConfig(_Section):
     def _check_port_ranges(self) -> None:
         kubelet, metrics = self.jrm.kubelet_port_range, self.jrm.metrics_port_range
         if kubelet.overlaps(metrics):
+            if "metrics_port_range" not in self.jrm.model_fields_set:
+                raise KeyedValueError(
+                    "jrm.kubelet_port_range",
+                    (
+                        f"range {kubelet} overlaps the default jrm.metrics_port_range {metrics}; use a "
+                        "separate range or set jrm.metrics_port_range"
+                    ),
+                )
+            kubelet_name = "jrm.kubelet_port_range"
+            if kubelet_name.removeprefix("jrm.") not in self.jrm.model_fields_set:
+                kubelet_name = f"the default {kubelet_name}"
             raise KeyedValueError(
                 "jrm.metrics_port_range",
-                (f"range {metrics} overlaps jrm.kubelet_port_range {kubelet}; use separate ranges"),
+                (f"range {metrics} overlaps {kubelet_name} {kubelet}; use separate ranges"),
             )
-        if len(kubelet) < self.slurm.nodes:
+        nodes = self.slurm.nodes
+        if len(kubelet) < nodes:
             raise KeyedValueError(
                 "jrm.kubelet_port_range",
-                (f"range {kubelet} has {len(kubelet)} ports, fewer than the {self.slurm.nodes} nodes"),
+                (
+                    f"range {kubelet} has {format_count(len(kubelet), 'port')}, fewer than the "
+                    f"{format_count(nodes, 'node')}"
+                ),
             )
-        needed = self.slurm.nodes * len(self.jrm.custom_metrics_ports)
+        per_node = len(self.jrm.custom_metrics_ports)
+        needed = nodes * per_node
         if len(metrics) < needed:
             raise KeyedValueError(
                 "jrm.metrics_port_range",
                 (
-                    f"range {metrics} has {len(metrics)} ports, fewer than the {needed} needed "
-                    f"({self.slurm.nodes} nodes x {len(self.jrm.custom_metrics_ports)} custom metrics ports)"
+                    f"range {metrics} has {format_count(len(metrics), 'port')}, but {needed} are needed "
+                    f"({format_count(nodes, 'node')} x {format_count(per_node, 'custom metrics port')})"
                 ),
             )
 

@@ -13,7 +13,7 @@ from jiriaf_fw.core.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
-# Key of the pydantic validation context that holds the folder relative paths are resolved against.
+# Key of the pydantic validation context whose value is the folder that relative paths are resolved against.
 CONFIG_DIR_CONTEXT = "config_dir"
 
 

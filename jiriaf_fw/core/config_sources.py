@@ -23,7 +23,7 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 class YamlAliasError(yaml.MarkedYAMLError):
-    """A site config uses a YAML alias; `anchor` is its name and `problem_mark` its place."""
+    """A YAML alias in a site config. `anchor` is its name and `problem_mark` its place in the file."""
 
     def __init__(self, anchor: str, mark: yaml.Mark) -> None:
         super().__init__(problem=f"alias *{anchor}", problem_mark=mark)

@@ -79,6 +79,11 @@ class PortRange:
         return self.first <= other.last and other.first <= self.last
 
 
+def format_count(count: int, singular: str, plural: str | None = None) -> str:
+    """Return "1 port" or "3 ports": `count` and the noun in the matching number (default plural: `singular`+s)."""
+    return f"{count} {singular if count == 1 else (plural or singular + 's')}"
+
+
 def choose_free_ports(
     port_range: PortRange, used: AbstractSet[int], count: int, *, key: str = "jrm.*_port_range"
 ) -> list[int]:
@@ -97,8 +102,10 @@ def choose_free_ports(
             chosen.append(port)
     if len(chosen) < count:
         in_use = sum(1 for port in used if port in port_range)
+        free = format_count(len(port_range) - in_use, "free port")
+        verb = "is" if count == 1 else "are"
         raise PortsExhaustedError(
-            f"port range {port_range} ({key}) has {len(port_range) - in_use} free ports but {count} are "
+            f"port range {port_range} ({key}) has {free} but {count} {verb} "
             f"needed ({in_use} of {len(port_range)} in use); delete pilots you no longer need with "
             f"`jiriaf-fw delete_wf` or widen the range in {key}"
         )

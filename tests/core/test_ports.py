@@ -3,7 +3,7 @@
 import pytest
 
 from jiriaf_fw.core.errors import PortRangeError, PortsExhaustedError
-from jiriaf_fw.core.ports import PortRange, choose_free_ports
+from jiriaf_fw.core.ports import PortRange, choose_free_ports, format_count
 
 
 @pytest.mark.parametrize(
@@ -88,10 +88,23 @@ def test_exhausted_message() -> None:
     with pytest.raises(PortsExhaustedError) as caught:
         choose_free_ports(PortRange(10000, 10002), used, 2, key="jrm.kubelet_port_range")
     assert str(caught.value) == (
-        "port range 10000-10002 (jrm.kubelet_port_range) has 1 free ports but 2 are needed (2 of 3 in use); "
+        "port range 10000-10002 (jrm.kubelet_port_range) has 1 free port but 2 are needed (2 of 3 in use); "
         "delete pilots you no longer need with `jiriaf-fw delete_wf` or widen the range in "
         "jrm.kubelet_port_range"
     )
+
+
+def test_exhausted_message_singular() -> None:
+    with pytest.raises(PortsExhaustedError) as caught:
+        choose_free_ports(PortRange(10000, 10001), {10000, 10001}, 1, key="jrm.metrics_port_range")
+    assert str(caught.value).startswith(
+        "port range 10000-10001 (jrm.metrics_port_range) has 0 free ports but 1 is needed (2 of 2 in use); "
+    )
+
+
+@pytest.mark.parametrize(("count", "expected"), [(0, "0 ports"), (1, "1 port"), (2, "2 ports")])
+def test_format_count(count: int, expected: str) -> None:
+    assert format_count(count, "port") == expected
 
 
 def test_negative_count_rejected() -> None:

@@ -19,6 +19,7 @@ from jiriaf_fw.core.config import (
     redacted_config_dict,
     site_config_from_mapping,
 )
+from jiriaf_fw.core.config_sources import SiteYamlLoader
 from jiriaf_fw.core.errors import ConfigError
 from jiriaf_fw.core.ports import PortRange
 
@@ -339,19 +340,40 @@ BAD_VALUES = [
     (
         changed("jrm", kubelet_port_range="20000-30000"),
         (
-            "site.yaml: jrm.metrics_port_range: range 20000-49999 overlaps jrm.kubelet_port_range 20000-30000; use "
+            "site.yaml: jrm.kubelet_port_range: range 20000-30000 overlaps the default jrm.metrics_port_range "
+            "20000-49999; use a separate range or set jrm.metrics_port_range"
+        ),
+    ),
+    (
+        changed("jrm", kubelet_port_range="20000-30000", metrics_port_range="30000-30010"),
+        (
+            "site.yaml: jrm.metrics_port_range: range 30000-30010 overlaps jrm.kubelet_port_range 20000-30000; use "
             "separate ranges"
         ),
     ),
     (
+        changed("jrm", metrics_port_range="19000-20000"),
+        (
+            "site.yaml: jrm.metrics_port_range: range 19000-20000 overlaps the default jrm.kubelet_port_range "
+            "10000-19999; use separate ranges"
+        ),
+    ),
+    (
         changed("jrm", kubelet_port_range=[10000, 10000]),
-        "site.yaml: jrm.kubelet_port_range: range 10000-10000 has 1 ports, fewer than the 2 nodes",
+        "site.yaml: jrm.kubelet_port_range: range 10000-10000 has 1 port, fewer than the 2 nodes",
     ),
     (
         changed("jrm", metrics_port_range="20000-20002", custom_metrics_ports=[1, 2]),
         (
-            "site.yaml: jrm.metrics_port_range: range 20000-20002 has 3 ports, fewer than the 4 needed (2 nodes x 2 custom "
+            "site.yaml: jrm.metrics_port_range: range 20000-20002 has 3 ports, but 4 are needed (2 nodes x 2 custom "
             "metrics ports)"
+        ),
+    ),
+    (
+        changed("jrm", metrics_port_range="20000-20000", custom_metrics_ports=[1]),
+        (
+            "site.yaml: jrm.metrics_port_range: range 20000-20000 has 1 port, but 2 are needed (2 nodes x 1 custom "
+            "metrics port)"
         ),
     ),
     (
@@ -521,6 +543,55 @@ def test_bad_ssh_values(write_site: Writer, ssh_values: dict[str, Any], message:
 )
 def test_bad_files(write_site: Writer, text: str, message: str) -> None:
     assert load_error(write_site, text) == message
+
+
+ALIAS_SITE = (
+    "slurm:\n  walltime: &limit 00:10:00\n  nodes: 1\n"
+    "jrm:\n  nodename: vk\n  site: local\n  kubeconfig: kubeconfig\n  vkubelet_pod_ips: 127.0.0.1\n"
+    "  nodetype: *limit\n"
+)
+MERGE_SITE = (
+    "defaults: &defaults\n  nodes: 1\n"
+    "slurm:\n  <<: *defaults\n  walltime: 00:10:00\n"
+)
+ALIAS_MESSAGE = "YAML aliases (*{}) are not allowed in a site config; write the value out in full"
+
+
+def alias_bomb(levels: int, width: int) -> str:
+    """Return YAML in which each list contains `width` aliases of the previous one: width**levels items."""
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, levels + 1):
+        aliases = ", ".join([f"*a{level - 1}"] * width)
+        lines.append(f"a{level}: &a{level} [{aliases}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "anchor"),
+    [(ALIAS_SITE, "line 9, column 13", "limit"), (MERGE_SITE, "line 4, column 7", "defaults")],
+)
+def test_yaml_alias_rejected(write_site: Writer, text: str, where: str, anchor: str) -> None:
+    assert load_error(write_site, text) == f"site.yaml: {where}: {ALIAS_MESSAGE.format(anchor)}"
+
+
+def test_alias_bomb_rejected_unexpanded(write_site: Writer, monkeypatch: pytest.MonkeyPatch) -> None:
+    constructed: list[object] = []
+    original = SiteYamlLoader.construct_document
+
+    def record_construct(loader: SiteYamlLoader, node: yaml.Node) -> Any:
+        constructed.append(node)
+        return original(loader, node)
+
+    monkeypatch.setattr(SiteYamlLoader, "construct_document", record_construct)
+    # 10 * 10**9 strings once expanded.
+    message = load_error(write_site, alias_bomb(levels=9, width=10))
+    assert message == f"site.yaml: line 2, column 10: {ALIAS_MESSAGE.format('a0')}"
+    assert constructed == []
+
+
+def test_yaml_anchor_without_alias_accepted(write_site: Writer) -> None:
+    config = load_site_config(write_site(ALIAS_SITE.replace("*limit", "cpu")))
+    assert config.slurm.walltime == "00:10:00"
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -27,6 +27,9 @@ Use it from asynchronous code::
     async with ApiServerDouble(host="127.0.0.1", port=0) as api:
         api.write_kubeconfig(path)      # then point lightkube or kubectl at `path`
 
+`write_kubeconfig` and the process replace an existing file only if the double wrote it; pass
+`overwrite=True` (or `--force`) to replace any file.
+
 from synchronous code with `ApiServerDouble.running_in_thread()`, or as a process::
 
     jiriaf-apiserver-double --kubeconfig /tmp/kubeconfig [--port 0] [--ready-file /tmp/ready]
@@ -36,7 +39,8 @@ else in jiriaf-fw depends on the double.
 """
 
 from .errors import ApiServerDoubleError, StatusError
+from .kubeconfig_file import KubeconfigExistsError
 from .server import ApiServerDouble
 from .watchstream import WatchSettings
 
-__all__ = ["ApiServerDouble", "ApiServerDoubleError", "StatusError", "WatchSettings"]
+__all__ = ["ApiServerDouble", "ApiServerDoubleError", "KubeconfigExistsError", "StatusError", "WatchSettings"]

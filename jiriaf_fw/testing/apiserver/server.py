@@ -6,20 +6,19 @@ import asyncio
 import contextlib
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Self
 
-import yaml
 from aiohttp import web
 
 from .binder import Binder
 from .deletion import Deleter
 from .errors import ApiServerDoubleError
 from .handlers import Handlers
+from .kubeconfig_file import KUBECONFIG_NAME, write_kubeconfig_file
 from .logs import LogProxy
 from .registry import Registry
 from .resources import NAMESPACES
@@ -29,7 +28,6 @@ from .watchstream import WatchSettings
 logger = logging.getLogger(__name__)
 
 INITIAL_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
-KUBECONFIG_NAME = "jiriaf-apiserver-double"
 MAX_BODY_BYTES = 3 * 1024 * 1024  # kube-apiserver's request size limit
 
 
@@ -119,21 +117,13 @@ class ApiServerDouble:
             "preferences": {},
         }
 
-    def write_kubeconfig(self, path: str | os.PathLike[str]) -> Path:
-        """Write `kubeconfig()` to `path` atomically with mode 0600; return the path."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(fd, "w") as stream:
-                yaml.safe_dump(self.kubeconfig(), stream, sort_keys=False)
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, target)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-            raise
-        return target
+    def write_kubeconfig(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+        """Write `kubeconfig()` to `path` atomically with mode 0600; return the path.
+
+        An existing file is replaced only if the double wrote it (its current-context and only cluster are
+        `jiriaf-apiserver-double`), or with `overwrite=True`. Any other file raises KubeconfigExistsError.
+        """
+        return write_kubeconfig_file(self.kubeconfig(), path, overwrite=overwrite)
 
     @classmethod
     @contextlib.contextmanager
