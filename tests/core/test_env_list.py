@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from jiriaf_fw.core.config import ENV_LIST_KEYS, site_config_from_env_list
+from jiriaf_fw.core.config_env_list import ENV_LIST_KEYS, site_config_from_env_list
 from jiriaf_fw.core.errors import ConfigError
 from jiriaf_fw.core.ports import PortRange
 

@@ -14,12 +14,8 @@ from fireworks import Firework
 from fireworks.user_objects.firetasks.script_task import ScriptTask
 
 from jiriaf_fw.adapters.launchpad import add_pilot_workflow, open_launchpad, reserve_ports
-from jiriaf_fw.core.config import (
-    SiteConfig,
-    load_site_config,
-    redacted_config_dict,
-    site_config_from_env_list,
-)
+from jiriaf_fw.core.config import SiteConfig, load_site_config, redacted_config_dict
+from jiriaf_fw.core.config_env_list import site_config_from_env_list
 from jiriaf_fw.core.naming import generate_node_names, random_token
 from jiriaf_fw.core.render import (
     job_script_spec_from_config,
