@@ -2,7 +2,7 @@
 
 `node-setup.sh` runs this after the agent exits. A drained agent has stopped its pods already, so it
 finds nothing; an agent killed with SIGKILL (or crashed) leaves its containers running, re-parented to
-PID 1, where a Slurm using proctrack/linuxproc no longer sees them. The records under
+PID 1, where a Slurm using proctrack/linuxproc no longer tracks them. The records under
 `$HOME/.jiriaf/agent/<nodename>/` say which process groups were this node's, so nothing else is touched.
 The records themselves are kept, so the pods' exit codes stay readable.
 """

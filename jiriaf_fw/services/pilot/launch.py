@@ -38,8 +38,8 @@ _DEFERRED_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 def _signals_deferred() -> Iterator[None]:
     """Hold Ctrl-C and SIGTERM until the block ends, so a submitted job is always recorded or cancelled.
 
-    NOTE: SIGKILL cannot be deferred; a launch killed between sbatch and the save leaves the job
-    unrecorded, and `delete_wf` then finds it from the `slurm-<job id>.out` file in the launch directory.
+    NOTE: SIGKILL cannot be deferred. A launch killed between sbatch and the save leaves the job
+    unrecorded, so `delete_wf` also looks for `slurm-<job id>.out` files in the launch directory.
     """
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, _DEFERRED_SIGNALS)
     try:

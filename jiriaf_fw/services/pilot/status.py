@@ -51,7 +51,7 @@ def list_pilots(*, settings: PilotSettings) -> list[PilotView]:
     """Return every pilot, after recovering finished offline launches.
 
     The Slurm state comes from `squeue -t all`, so a pilot whose job ended shows that state even before
-    any offline ping reached the launchpad; a pending job shows its reason, and when squeue fails the state
+    any offline ping reached the launchpad. A pending job shows its reason. When squeue fails, the state
     is UNKNOWN (with a warning) instead of an error. A RESERVED or RUNNING pilot whose job ended without writing an
     outcome is marked FIZZLED (its launch is lost, as FireWorks' lost-run detection would after hours).
     """
