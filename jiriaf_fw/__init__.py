@@ -2,7 +2,7 @@
 
 Layers, bottom to top (checked by the import-linter contract in `.importlinter`):
 `core` (pure models and rendering), `adapters` (launchpad, Slurm, Kubernetes, processes, SSH),
-`services` (pilot orchestration, the agent), `cli` (Typer). `testing` holds the Kubernetes
+`services` (pilot orchestration, the agent), `cli` (Typer). `testing` contains the Kubernetes
 API-server double and depends on `core` only.
 """
 

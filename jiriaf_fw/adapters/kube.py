@@ -92,23 +92,24 @@ def translate_errors(what: str) -> Iterator[None]:
         raise KubeUnavailable(f"{what} failed: {type(exc).__name__}: {exc}") from exc
 
 
-def open_client(kubeconfig: Path | None) -> AsyncClient:
-    """Open a client from `kubeconfig`, or from `$KUBECONFIG` / in-cluster / `~/.kube/config` when None.
+def load_kubeconfig(kubeconfig: Path | None, *, missing_hint: str = "set KUBECONFIG or --kubeconfig") -> KubeConfig:
+    """Load `kubeconfig`, or `$KUBECONFIG` / in-cluster / `~/.kube/config` when None.
 
-    Raises `KubeConfigError` when the file is missing or unreadable.
+    Raises `KubeConfigError` when the file is missing (the message ends with `missing_hint`) or invalid.
     """
     try:
         if kubeconfig is None:
-            config = KubeConfig.from_env()
-        else:
-            if not kubeconfig.is_file():
-                raise KubeConfigError(
-                    f"kubeconfig {str(kubeconfig)!r} not found; set KUBECONFIG or --kubeconfig"
-                )
-            config = KubeConfig.from_file(kubeconfig)
-        return AsyncClient(config, field_manager=FIELD_MANAGER)
+            return KubeConfig.from_env()
+        if not kubeconfig.is_file():
+            raise KubeConfigError(f"kubeconfig {str(kubeconfig)!r} not found; {missing_hint}")
+        return KubeConfig.from_file(kubeconfig)
     except (ConfigError, OSError, ValueError, KeyError) as exc:
         raise KubeConfigError(f"cannot load kubeconfig {str(kubeconfig)!r}: {exc}") from exc
+
+
+def open_client(kubeconfig: Path | None) -> AsyncClient:
+    """Open a client from `kubeconfig` (see `load_kubeconfig`). Raises `KubeConfigError`."""
+    return AsyncClient(load_kubeconfig(kubeconfig), field_manager=FIELD_MANAGER)
 
 
 def _resource(kind: str, status: bool = False) -> type[Resource]:

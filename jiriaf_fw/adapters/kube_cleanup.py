@@ -7,10 +7,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import httpx2
-from lightkube import Client, ConfigError, KubeConfig
+from lightkube import Client
 from lightkube.resources.core_v1 import Node
 
-from jiriaf_fw.adapters.kube import KubeConfigError, KubeNotFound, translate_errors
+from jiriaf_fw.adapters.kube import KubeNotFound, load_kubeconfig, translate_errors
 
 logger = logging.getLogger(__name__)
 
@@ -18,12 +18,8 @@ REQUEST_TIMEOUT_S = 15.0
 
 
 def _client(kubeconfig: Path) -> Client:
-    if not kubeconfig.is_file():
-        raise KubeConfigError(f"kubeconfig {str(kubeconfig)!r} not found; it is needed to delete the pilot's nodes")
-    try:
-        return Client(KubeConfig.from_file(kubeconfig), timeout=httpx2.Timeout(REQUEST_TIMEOUT_S))
-    except (ConfigError, OSError, ValueError, KeyError) as exc:
-        raise KubeConfigError(f"cannot load kubeconfig {str(kubeconfig)!r}: {exc}") from exc
+    config = load_kubeconfig(kubeconfig, missing_hint="it is needed to delete the pilot's nodes")
+    return Client(config, timeout=httpx2.Timeout(REQUEST_TIMEOUT_S))
 
 
 def delete_nodes(kubeconfig: Path, names: Iterable[str]) -> list[str]:

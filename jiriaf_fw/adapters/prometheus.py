@@ -250,7 +250,7 @@ class PrometheusClient:
         except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
             reason = getattr(error, "reason", error)
             raise PrometheusUnavailableError(
-                f"Prometheus at {self._base_url} did not answer query {query!r}: {one_line(str(reason))}; "
+                f"Prometheus at {self._base_url} did not respond to query {query!r}: {one_line(str(reason))}; "
                 "check that the server runs and the URL is right") from error
         if len(body) > MAX_RESPONSE_BYTES:
             raise PrometheusValueError(f"query {query!r}: the response from {self._base_url} is larger than "

@@ -86,6 +86,17 @@ def _wait_pod_phase(world: dict[str, Any], name: str, phases: tuple[str, ...]) -
                     diagnose=lambda: log_tails(world["work"]))
 
 
+def _run_long_stress(world: dict[str, Any], seconds: int) -> int:
+    """Apply the paper's stress pod running for `seconds`, wait until it runs, and return its pgid."""
+    long_run = STRESS_EXAMPLE.read_text(encoding="utf-8").replace('args: ["10", "1"]', f'args: ["{seconds}", "1"]')
+    manifest = world["tmp"] / "long.yaml"
+    manifest.write_text(long_run, encoding="utf-8")
+    kubectl(["apply", "-f", str(manifest)], world["kubeconfig"])
+    _wait_pod_phase(world, "direct-stress", ("Running",))
+    pgid_file = world["home"] / "default" / "direct-stress" / "containers" / "direct-stress" / "pgid"
+    return int(wait_for("pgid file", lambda: pgid_file.is_file() and pgid_file.read_text().strip(), 30))
+
+
 def test_one_node_pilot_runs_paper_pod(world: dict[str, Any]) -> None:
     env, kubeconfig = world["env"], world["kubeconfig"]
     fw_id, names, job_id = _add_and_launch(world, nodes=1, site="e2e-one")
@@ -149,13 +160,7 @@ def test_two_node_pilot_registers_two_nodes(world: dict[str, Any]) -> None:
     ports = {client.get(Node, name).status.daemonEndpoints.kubeletEndpoint.Port for name in names}
     assert len(ports) == 2
 
-    long_run = STRESS_EXAMPLE.read_text(encoding="utf-8").replace('args: ["10", "1"]', 'args: ["300", "1"]')
-    manifest = world["tmp"] / "long.yaml"
-    manifest.write_text(long_run, encoding="utf-8")
-    kubectl(["apply", "-f", str(manifest)], world["kubeconfig"])
-    _wait_pod_phase(world, "direct-stress", ("Running",))
-    pgid_file = world["home"] / "default" / "direct-stress" / "containers" / "direct-stress" / "pgid"
-    pgid = int(wait_for("pgid file", lambda: pgid_file.is_file() and pgid_file.read_text().strip(), 30))
+    pgid = _run_long_stress(world, seconds=300)
     assert pgid_alive(pgid)
 
     deleted = cli_json(["delete_wf", str(fw_id)], env)
@@ -194,13 +199,7 @@ def test_agent_stops_at_walltime_margin(world: dict[str, Any]) -> None:
     job_id = cli_json(["launch", "--site", "e2e-short"], env)[0]["job_id"]
     _wait_nodes_ready(world, [name])
 
-    long_run = STRESS_EXAMPLE.read_text(encoding="utf-8").replace('args: ["10", "1"]', 'args: ["600", "1"]')
-    manifest = world["tmp"] / "long.yaml"
-    manifest.write_text(long_run, encoding="utf-8")
-    kubectl(["apply", "-f", str(manifest)], kubeconfig)
-    _wait_pod_phase(world, "direct-stress", ("Running",))
-    pgid_file = world["home"] / "default" / "direct-stress" / "containers" / "direct-stress" / "pgid"
-    pgid = int(wait_for("pgid file", lambda: pgid_file.is_file() and pgid_file.read_text().strip(), 30))
+    pgid = _run_long_stress(world, seconds=600)
 
     client = kube_client(kubeconfig)
     wait_for(f"node {name} NotReady", lambda: not node_ready(client.get(Node, name)), 120,
@@ -222,16 +221,10 @@ def test_agent_stops_at_walltime_margin(world: dict[str, Any]) -> None:
 
 
 def test_killed_agent_leaves_no_pods(world: dict[str, Any]) -> None:
-    env, kubeconfig = world["env"], world["kubeconfig"]
+    env = world["env"]
     fw_id, names, _ = _add_and_launch(world, nodes=1, site="e2e-kill")
     _wait_nodes_ready(world, names)
-    long_run = STRESS_EXAMPLE.read_text(encoding="utf-8").replace('args: ["10", "1"]', 'args: ["600", "1"]')
-    manifest = world["tmp"] / "long.yaml"
-    manifest.write_text(long_run, encoding="utf-8")
-    kubectl(["apply", "-f", str(manifest)], kubeconfig)
-    _wait_pod_phase(world, "direct-stress", ("Running",))
-    pgid_file = world["home"] / "default" / "direct-stress" / "containers" / "direct-stress" / "pgid"
-    pgid = int(wait_for("pgid file", lambda: pgid_file.is_file() and pgid_file.read_text().strip(), 30))
+    pgid = _run_long_stress(world, seconds=600)
 
     agents = [process for process in psutil.process_iter(["cmdline"])
               if "jiriaf_fw.services.agent" in (process.info["cmdline"] or []) and names[0] in process.info["cmdline"]]

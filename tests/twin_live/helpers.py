@@ -48,7 +48,7 @@ def scrape(url: str, *, timeout_s: float = 5.0) -> dict[tuple[str, frozenset[tup
 
 
 def try_scrape(url: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float] | None:
-    """Like `scrape`, but return None while the server does not answer."""
+    """Like `scrape`, but return None while the server does not respond."""
     try:
         return scrape(url, timeout_s=2.0)
     except OSError:

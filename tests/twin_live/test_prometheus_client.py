@@ -109,7 +109,7 @@ def test_unreachable_server() -> None:
     client = PrometheusClient(f"http://127.0.0.1:{port}", timeout_s=5)
     with pytest.raises(PrometheusUnavailableError) as caught:
         client.query("up")
-    assert f"Prometheus at http://127.0.0.1:{port} did not answer query 'up'" in str(caught.value)
+    assert f"Prometheus at http://127.0.0.1:{port} did not respond to query 'up'" in str(caught.value)
     assert caught.value.__cause__ is not None
 
 

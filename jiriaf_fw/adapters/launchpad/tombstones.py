@@ -1,4 +1,4 @@
-"""Records of deleted pilots, so deleting one twice is told apart from an id that never existed."""
+"""Records of deleted pilots, which distinguish deleting one twice from an id that never existed."""
 
 from __future__ import annotations
 

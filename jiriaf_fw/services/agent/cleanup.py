@@ -1,7 +1,7 @@
 """Stop every pod process a node's agent left behind (`python -m jiriaf_fw.services.agent.cleanup`).
 
 `node-setup.sh` runs this after the agent exits. A drained agent has stopped its pods already, so it
-finds nothing; an agent killed with SIGKILL (or crashed) leaves its containers running, re-parented to
+finds nothing. An agent killed with SIGKILL (or crashed) leaves its containers running, re-parented to
 PID 1, where a Slurm using proctrack/linuxproc no longer tracks them. The records under
 `$HOME/.jiriaf/agent/<nodename>/` say which process groups were this node's, so nothing else is touched.
 The records themselves are kept, so the pods' exit codes stay readable.

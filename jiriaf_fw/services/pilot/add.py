@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from jiriaf_fw.core.config import SiteConfig, load_site_config, redacted_config_
 from jiriaf_fw.core.config_env_list import site_config_from_env_list
 from jiriaf_fw.core.naming import generate_node_names, random_token
 from jiriaf_fw.core.render import (
+    NodeSetupSpec,
     job_script_spec_from_config,
     node_setup_spec_from_config,
     render_job_script,
@@ -66,22 +67,18 @@ def srun_command(nodes: int) -> str:
     return f"srun -N {int(nodes)} --ntasks-per-node=1 bash {NODE_SETUP_NAME}"
 
 
-def _node_plans(config: SiteConfig, names: Sequence[str], kubelet_ports: Sequence[int],
-                metrics_ports: Sequence[Sequence[int]]) -> list[NodePlan]:
-    ips = config.jrm.vkubelet_pod_ips
-    pod_ips = ips if isinstance(ips, list) else [ips] * len(names)
-    plans = []
-    for index, name in enumerate(names):
-        mapped = metrics_ports[index] if config.jrm.custom_metrics_ports else []
-        plans.append(NodePlan(
-            index=index, nodename=name, kubelet_port=kubelet_ports[index], pod_ip=pod_ips[index],
-            metrics_ports=dict(zip(config.jrm.custom_metrics_ports, mapped, strict=True)),
-        ))
-    return plans
+def _node_plans(spec: NodeSetupSpec) -> list[NodePlan]:
+    """Describe each node of the rendered node setup, in `SLURM_NODEID` order."""
+    return [
+        NodePlan(index=index, nodename=slot.nodename, kubelet_port=slot.kubelet_port,
+                 pod_ip=slot.vkubelet_pod_ip, metrics_ports=dict(slot.metrics_ports))
+        for index, slot in enumerate(spec.nodes)
+    ]
 
 
 def _firework(config: SiteConfig, config_path: Path, result: AddResult, pilot_id: str,
-              launch_dir: Path, python: str) -> Firework:
+              paths: tuple[Path, Path], python: str) -> Firework:
+    launch_dir, log_dir = paths
     slurm = config.slurm.model_dump(mode="json", exclude_none=True)
     jiriaf = {
         "pilot_id": pilot_id,
@@ -91,6 +88,7 @@ def _firework(config: SiteConfig, config_path: Path, result: AddResult, pilot_id
         "kubeconfig": config.jrm.kubeconfig,
         "python": python,
         "launch_dir": str(launch_dir),
+        "log_dir": str(log_dir),
         "nodes": [
             {"index": node.index, "nodename": node.nodename, "kubelet_port": node.kubelet_port,
              "pod_ip": node.pod_ip, "metrics_ports": {str(app): cp for app, cp in node.metrics_ports.items()}}
@@ -133,19 +131,20 @@ def add_pilot(
             flat = reserve_ports(session, pilot_id, "metrics", config.jrm.metrics_port_range,
                                  nodes * len(app_ports), range_key="jrm.metrics_port_range")
             metrics = [flat[i * len(app_ports):(i + 1) * len(app_ports)] for i in range(nodes)]
-            node_setup = render_node_setup(node_setup_spec_from_config(
+            setup_spec = node_setup_spec_from_config(
                 config, node_names=names, kubelet_ports=kubelet_ports, metrics_ports=metrics,
-                log_dir=str(log_dir), default_python=python))
+                log_dir=str(log_dir), default_python=python)
+            node_setup = render_node_setup(setup_spec)
             job_script = render_job_script(job_script_spec_from_config(
                 config, launch_dir=str(launch_dir), default_python=python))
             result = AddResult(
                 fw_id=None, name=workflow_name, site=config.jrm.site,
-                nodes=_node_plans(config, names, kubelet_ports, metrics),
+                nodes=_node_plans(setup_spec),
                 job_script=job_script, node_setup_script=node_setup, dry_run=dry_run,
             )
             if dry_run:
                 raise _DryRunFinished(result)
-            fw = _firework(config, config_path, result, pilot_id, launch_dir, python)
+            fw = _firework(config, config_path, result, pilot_id, (launch_dir, log_dir), python)
             fw_id = add_pilot_workflow(session, fw, workflow_name, metadata={"jiriaf_site": config.jrm.site})
     except _DryRunFinished as finished:
         return finished.result

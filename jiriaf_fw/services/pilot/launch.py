@@ -68,8 +68,7 @@ def _prepare_launch_dir(pilot: PilotRecord) -> Path:
             f"launch directory {launch_dir} of fw_id {pilot.fw_id} exists and is not empty; "
             "move it away or delete the pilot and add it again")
     launch_dir.mkdir(parents=True, exist_ok=True)
-    log_dir = Path(pilot.jiriaf["config"]["jrm"]["work_root"]) / pilot.jiriaf["site"] / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    Path(pilot.jiriaf["log_dir"]).mkdir(parents=True, exist_ok=True)
     (launch_dir / NODE_SETUP_NAME).write_text(pilot.jiriaf["node_setup_script"], encoding="utf-8")
     (launch_dir / JOB_SCRIPT_NAME).write_text(pilot.jiriaf["job_script"], encoding="utf-8")
     return launch_dir

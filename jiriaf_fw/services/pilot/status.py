@@ -39,9 +39,11 @@ def _view(record: PilotRecord, job: SlurmJob | None, slurm_unknown: bool = False
 
 
 def _mark_lost(settings: PilotSettings, lost: dict[int, SlurmJob]) -> list[PilotRecord]:
-    """Fizzle pilots whose Slurm job ended without an offline outcome; return the refreshed records."""
+    """Fizzle pilots whose Slurm job ended without an offline outcome; return the refreshed records.
+
+    `mark_pilot_lost` recovers each pilot's own offline runs first, so a rocket that did finish is kept.
+    """
     with open_launchpad(settings.launchpad) as session:
-        recover_offline_runs(session)
         for fw_id, job in lost.items():
             mark_pilot_lost(session, fw_id, f"Slurm job {job.job_id} ended as {job.state} without an outcome")
         return stored_pilots(session)

@@ -31,7 +31,7 @@ _METADATA_TIMES = [("metadata.creationTimestamp", False), ("metadata.deletionTim
 
 
 class InvalidTimestampError(ValueError):
-    """A timestamp field holds something that is not an RFC 3339 time with a time zone."""
+    """A timestamp field contains something that is not an RFC 3339 time with a time zone."""
 
 
 def format_timestamp(moment: datetime.datetime, micro: bool) -> str:

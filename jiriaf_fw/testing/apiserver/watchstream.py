@@ -71,7 +71,7 @@ class _Encoder:
 
 @dataclass
 class _WatchPlan:
-    """What one watch request streams: its preloaded events and its timing options."""
+    """The plan of one watch request: its preloaded events and its timing options."""
 
     preload: list[WatchItem] | None  # None: the resourceVersion is older than the history
     since: int | None
@@ -110,7 +110,7 @@ async def serve_watch(
     representation: str,
     clock: Callable[[], float],
 ) -> web.StreamResponse:
-    """Stream the watch `request` asks for until its timeout, a client disconnect or the server's stop."""
+    """Stream the watch that `request` names until its timeout, a client disconnect or the server's stop."""
     plan = _plan(request, store, selection, settings)
     watcher = Watcher(store, selection, settings.max_queue)
     settings.hub.add(watcher)
